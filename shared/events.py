@@ -12,7 +12,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 from functools import cache
-from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -25,7 +25,7 @@ from pydantic import (
     create_model,
 )
 
-SPEC_VERSION = "1.0"
+SPEC_VERSION: Literal["1.0"] = "1.0"
 # Namespace for ids derived from other ids (uuid5), so a redelivered input always
 # yields the same output ids and consumers downstream can de-duplicate.
 ID_NAMESPACE = uuid.UUID("6f1c9a52-3a1e-4d8e-9a44-3f0f5b7de3a1")
@@ -367,12 +367,14 @@ class _Header(BaseModel):
 @cache
 def envelope_model(data_model: type[EventData]) -> type[CloudEvent[Any]]:
     """The envelope of one event type: `type` fixed, `data` typed."""
-    return create_model(  # type: ignore[call-overload, no-any-return]
+    type_field: Any = (Literal[data_model.TYPE], ...)
+    model = create_model(
         data_model.__name__ + "Event",
         __base__=CloudEvent[data_model],  # type: ignore[valid-type]
         __doc__=(data_model.__doc__ or data_model.TYPE).strip(),
-        type=(Literal[data_model.TYPE], ...),
+        type=type_field,
     )
+    return cast("type[CloudEvent[Any]]", model)
 
 
 def parse_event(raw: bytes | str, topic: TopicKey | None = None) -> CloudEvent[Any]:
@@ -388,7 +390,7 @@ def parse_event(raw: bytes | str, topic: TopicKey | None = None) -> CloudEvent[A
     data_model = DATA_BY_TYPE.get(header.type)
     if data_model is None:
         raise InvalidEvent("unknown-type", f"type {header.type!r} is not part of the contract")
-    if topic is not None and data_model.TOPIC != topic:
+    if topic is not None and topic != data_model.TOPIC:
         raise InvalidEvent(
             "wrong-topic", f"type {header.type!r} belongs on {data_model.TOPIC}, not {topic}"
         )

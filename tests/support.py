@@ -1,0 +1,197 @@
+"""Test support: the real broker and database, fresh isolated topics, and ways to
+publish, read back and run services in-process or as processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from pymongo import AsyncMongoClient
+
+from shared.clock import Clock
+from shared.events import CloudEvent, TopicKey, parse_event
+from shared.runtime import ServiceRuntime, ServiceSpec
+from shared.service import ServiceHost, ensure_topics
+from shared.settings import Settings
+from shared.topics import Topics
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Stack:
+    kafka_bootstrap: str
+    mongo_uri: str
+
+    def settings(self, **overrides: Any) -> Settings:
+        return Settings(kafka_bootstrap=self.kafka_bootstrap, mongo_uri=self.mongo_uri, **overrides)
+
+
+async def fresh_settings(stack: Stack, **overrides: Any) -> Settings:
+    """Settings with their own topics and databases, so tests never see each other."""
+    tag = "t" + uuid.uuid4().hex[:10]
+    settings = stack.settings(topic_prefix=tag, database_prefix=tag, **overrides)
+    await ensure_topics(settings)
+    return settings
+
+
+def topic_name(settings: Settings, key: str) -> str:
+    if key.endswith(".dlq"):
+        return getattr(Topics(settings.topic_prefix), key.removesuffix(".dlq")) + ".dlq"
+    return str(getattr(Topics(settings.topic_prefix), key))
+
+
+async def publish(
+    settings: Settings,
+    events: Iterable[CloudEvent[Any] | tuple[str, bytes | None, bytes]],
+) -> int:
+    """Publish CloudEvents to their topics (keyed by their partition key), or raw
+    `(topic_key, key, value)` triples such as malformed messages."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.resolved_kafka(), acks="all")
+    await producer.start()
+    count = 0
+    try:
+        batch = []
+        for item in events:
+            if isinstance(item, CloudEvent):
+                topic = topic_name(settings, item.data.TOPIC)
+                batch.append(await producer.send(topic, item.to_json(), key=item.key))
+            else:
+                topic_key, key, value = item
+                batch.append(await producer.send(topic_name(settings, topic_key), value, key=key))
+            count += 1
+            if len(batch) >= 500:
+                await asyncio.gather(*batch)
+                batch.clear()
+        await asyncio.gather(*batch)
+    finally:
+        await producer.stop()
+    return count
+
+
+async def read_records(
+    settings: Settings,
+    topic_key: str,
+    done: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
+    timeout: float = 60.0,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Read a topic from the beginning (no consumer group) until `done(records)`."""
+    topic = topic_name(settings, topic_key)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.resolved_kafka(), enable_auto_commit=False
+    )
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        deadline = time.monotonic() + timeout
+        while not done(records):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: condition not met after {len(records)} records")
+            batch = await consumer.getmany(timeout_ms=200)
+            for part in batch.values():
+                records.extend(part)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def consume_until(
+    settings: Settings,
+    topic_key: TopicKey,
+    predicate: Callable[[list[CloudEvent[Any]]], bool],
+    timeout: float = 60.0,
+) -> list[CloudEvent[Any]]:
+    """Read a MentorMesh output topic from the start until `predicate(events)`."""
+    events: list[CloudEvent[Any]] = []
+
+    def done(records: list[ConsumerRecord[bytes, bytes]]) -> bool:
+        events[:] = [parse_event(r.value, topic_key) for r in records]
+        return predicate(events)
+
+    await read_records(settings, topic_key, done, timeout)
+    return events
+
+
+async def wait_for(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.2) -> None:
+    """Wait until an async `check()` returns a truthy value."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def running_service(
+    spec: ServiceSpec, settings: Settings, clock: Clock | None = None
+) -> AsyncIterator[ServiceRuntime]:
+    async with ServiceHost(spec, settings, clock).running() as runtime:
+        yield runtime
+
+
+def service_env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "MENTORMESH_KAFKA_BOOTSTRAP": settings.resolved_kafka(),
+            "MENTORMESH_MONGO_URI": settings.resolved_mongo(),
+            "MENTORMESH_TOPIC_PREFIX": settings.topic_prefix,
+            "MENTORMESH_DATABASE_PREFIX": settings.database_prefix,
+            "MENTORMESH_PARTITIONS": str(settings.partitions),
+            "MENTORMESH_LOG_LEVEL": "WARNING",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def service_process(
+    name: str, settings: Settings, env: dict[str, str] | None = None, log: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m services.<name>` as its own process; stopped by its PID."""
+    out = log.open("ab") if log else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [sys.executable, "-m", f"services.{name}"],
+        cwd=ROOT,
+        env=service_env(settings, **(env or {})),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield proc
+    finally:
+        stop_process(proc)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
+    return AsyncMongoClient(settings.resolved_mongo(), tz_aware=True)
+
+
+def dead_letters(records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[dict[str, str]]:
+    """The headers of dead-lettered records, decoded."""
+    return [{k: v.decode() for k, v in (r.headers or ())} for r in records]
