@@ -58,6 +58,12 @@ async def applied_times(settings: Settings) -> dict[str, int]:
         await client.close()
 
 
+def _envelope(type_: str, data: dict[str, Any]) -> bytes:
+    envelope = {"specversion": "1.0", "id": type_, "source": "/t", "type": type_,
+                "time": "2026-01-01T00:00:00Z", "data": data}  # fmt: skip
+    return json.dumps(envelope).encode()
+
+
 MALFORMED: list[tuple[str, bytes]] = [
     ("not-json", b"{this is not json"),
     ("not-cloudevent", json.dumps({"hello": "world"}).encode()),
@@ -73,7 +79,7 @@ MALFORMED: list[tuple[str, bytes]] = [
                 "data": {},
             }
         ).encode(),
-    ),  # fmt: skip
+    ),
     (
         "invalid-data",
         json.dumps(
@@ -86,7 +92,7 @@ MALFORMED: list[tuple[str, bytes]] = [
                 "data": {"person_id": 42},
             }
         ).encode(),
-    ),  # fmt: skip
+    ),
     ("wrong-topic", deleted("x").to_json().replace(b"profile.deleted", b"match.accepted")),
 ]
 
