@@ -113,6 +113,17 @@ class ServiceHost:
         subscriber(self._on_message)
         for key in self.spec.outputs:
             self.broker.publisher(getattr(self.topics, key), title=f"{self.spec.name}:{key}")
+        for topic in self._topic_keys:
+            self.broker.publisher(
+                dead_letter_topic(topic),
+                title=f"{self.spec.name}:{topic}.dlq",
+                description=(
+                    f"Messages from {topic} that {self.spec.name} could not apply, unchanged, "
+                    "with headers x-mentormesh-error (not-json, not-cloudevent, unknown-type, "
+                    "wrong-topic, invalid-data, handler-error), x-mentormesh-error-detail, "
+                    "x-mentormesh-service and the source topic, partition and offset."
+                ),
+            )
 
     async def _publish(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> None:
         await self.broker.publish(value, topic, key=key, headers=headers)

@@ -1,0 +1,49 @@
+# Two commands do everything on a fresh machine with Python 3.11+ and make:
+#   make run    the whole system on the embedded broker and database, fed with a sample platform
+#   make test   lint, types, and the whole test suite against the real local broker and database
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install run test lint typecheck docs docs-check up infra-up infra-down bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[local,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/mentormesh demo
+
+test: lint
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+docs: install
+	$(BIN)/mentormesh docs
+
+up: install
+	$(BIN)/mentormesh up
+
+infra-up: install
+	$(BIN)/mentormesh infra up
+
+infra-down: install
+	$(BIN)/mentormesh infra down
+
+bench: install
+	$(BIN)/python bench/matcher.py
+	$(BIN)/python bench/network.py
+	$(BIN)/python bench/network_quality.py
+	$(BIN)/python bench/notifier.py
+
+clean:
+	rm -rf $(VENV) .mentormesh out .pytest_cache .mypy_cache .ruff_cache .hypothesis
