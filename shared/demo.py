@@ -157,7 +157,10 @@ class SamplePlatform:
                 self.pairs[data.mentorship_id] = Pair(
                     data.mentorship_id, data.mentee_id, data.mentor_id, style
                 )
-            elif isinstance(data, IntroductionSuggested) and data.introduction_id not in self.answered:
+            elif (
+                isinstance(data, IntroductionSuggested)
+                and data.introduction_id not in self.answered
+            ):
                 self.answered.add(data.introduction_id)
                 if self.rng.random() < 0.7:
                     for person in (data.person_id, data.candidate_id):
@@ -282,7 +285,11 @@ def _summarisers() -> dict[str, Summariser]:
 
 
 async def run_demo(
-    settings: Settings, mentees: int = 220, mentors: int = 90, weeks: int = 10, out: Path = Path("out")
+    settings: Settings,
+    mentees: int = 220,
+    mentors: int = 90,
+    weeks: int = 10,
+    out: Path = Path("out"),
 ) -> int:
     say = _printer()
     say(f"MentorMesh demo: {mentees} mentees, {mentors} mentors, {weeks} simulated weeks")
@@ -352,7 +359,9 @@ async def _summary(
             from services.network.report import draw_network
 
             out.mkdir(parents=True, exist_ok=True)
-            path = await draw_network(client[settings.database_name("network")], out / "network.png")
+            path = await draw_network(
+                client[settings.database_name("network")], out / "network.png"
+            )
             say(f"\nnetwork picture: {path}")
     finally:
         await client.close()

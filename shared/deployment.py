@@ -45,7 +45,9 @@ class Deployment:
     state: StackState | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
-    async def start(self, extra_env: dict[str, str] | None = None, ready_timeout: float = 90) -> None:
+    async def start(
+        self, extra_env: dict[str, str] | None = None, ready_timeout: float = 90
+    ) -> None:
         if self.settings.kafka_bootstrap is None or self.settings.mongo_uri is None:
             self.stack = LocalStack(
                 self.settings.state_dir, self.settings.kafka_port, self.settings.mongo_port
@@ -92,7 +94,9 @@ class Deployment:
                 service = self.services[name]
                 if service.process.poll() is not None:
                     log = self.settings.state_dir / "logs" / f"{name}.log"
-                    raise RuntimeError(f"{name} exited with {service.process.returncode}; see {log}")
+                    raise RuntimeError(
+                        f"{name} exited with {service.process.returncode}; see {log}"
+                    )
                 status, _ = await asyncio.to_thread(service.get, "/readyz")
                 if status == 200:
                     pending.discard(name)

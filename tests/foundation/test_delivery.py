@@ -159,3 +159,26 @@ async def test_a_crash_between_commit_and_publish_republishes_the_same_event(
     assert (await applied_times(settings))["crash-id"] == 1
     nudges = await consume_until(settings, "nudges", lambda e: len(e) >= 1)
     assert [n.data.nudge_id for n in nudges] == ["n-crash-id"]
+
+
+async def _fail_on_poison(uow: UnitOfWork, event: CloudEvent[Any]) -> None:
+    if event.subject == "poison":
+        raise ValueError("cannot apply this one")
+    await _record_and_echo(uow, event)
+
+
+async def test_an_event_whose_handler_keeps_failing_is_dead_lettered_after_retries(
+    fresh: Callable[..., Awaitable[Settings]],
+) -> None:
+    settings = await fresh(partitions=1)
+    spec = ServiceSpec(name="probe", inputs=("profiles",), outputs=("nudges",),
+                       handle=_fail_on_poison)  # fmt: skip
+    poison, after = deleted("poison"), deleted("after-poison")
+    async with running_service(spec, settings):
+        await publish(settings, [poison, after])
+        await wait_for(lambda: _has(settings, after.id), timeout=60)
+    records = await read_records(settings, "profiles.dlq", lambda r: len(r) >= 1)
+    [headers] = dead_letters(records)
+    assert headers[HEADER_ERROR] == "handler-error"
+    assert "cannot apply this one" in headers[HEADER_DETAIL]
+    assert poison.id not in await applied_times(settings)
