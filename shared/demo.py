@@ -315,9 +315,12 @@ async def run_demo(
                 await platform.live_week(week)
                 now = platform.start + timedelta(weeks=week + 1)
                 await settle(platform, deployment, now, say)
-                say(f"week {week + 1:2d}: published {sum(platform.published.values())} events, "
-                    f"received {sum(platform.outputs.values())} "
-                    f"({', '.join(f'{t.split('.')[1]}.{t.split('.')[2]} {n}' for t, n in sorted(platform.outputs.items()))})")  # noqa: E501  # fmt: skip
+                received = ", ".join(
+                    f"{n} {t.removeprefix('mentormesh.').removesuffix('.v1')}"
+                    for t, n in sorted(platform.outputs.items())
+                )
+                say(f"week {week + 1:2d}: published {sum(platform.published.values())} events; "
+                    f"received {received}")  # fmt: skip
         await _summary(settings, deployment, platform, out, say, time.monotonic() - started)
         return 0
     finally:
