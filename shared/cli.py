@@ -64,9 +64,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"mongo uri:       {deployment.settings.resolved_mongo()}")
         print(f"topics:          {deployment.settings.topic_prefix}.* (see docs/)")
         for name, svc in deployment.services.items():
-            print(
-                f"{name:9s}        {svc.base_url}  (/healthz /readyz /metrics, pid {svc.process.pid})"
-            )
+            pid = svc.process.pid
+            print(f"{name:9s}        {svc.base_url}  (/healthz /readyz /metrics, pid {pid})")
         print("running; Ctrl-C or SIGTERM stops everything", flush=True)
         while not stop.is_set():
             for name, svc in deployment.services.items():

@@ -361,10 +361,9 @@ async def _summary(
         with contextlib.suppress(ImportError, AttributeError):
             from services.network.report import draw_network
 
-            out.mkdir(parents=True, exist_ok=True)
-            path = await draw_network(
-                client[settings.database_name("network")], out / "network.png"
-            )
+            await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
+            network_db = client[settings.database_name("network")]
+            path = await draw_network(network_db, out / "network.png")
             say(f"\nnetwork picture: {path}")
     finally:
         await client.close()
