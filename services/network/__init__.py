@@ -1,0 +1,1 @@
+"""The network service: who knows whom, and which introductions to suggest."""

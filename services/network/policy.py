@@ -1,0 +1,71 @@
+"""How a programme wants introductions suggested: the `[network]` section of
+`programmes/<programme_id>.toml`, over `programmes/default.toml`, over these defaults."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.programmes import load_programme_section
+
+
+class RankingWeights(BaseModel):
+    """The blend of a candidate's score:
+
+        structure' * (structure + goals * goal_share + passions * passion_share)
+                   * (1 - load * busy)
+
+    where structure' is the structure score squashed to [0, 1), goal_share the part
+    of the person's goals the candidate's skills cover, passion_share the part of
+    the person's passions the candidate shares, and busy the candidate's
+    suggestions this week over the weekly cap. Relevance multiplies the structural
+    evidence rather than adding to it: a stranger with the right skills is still a
+    stranger (adding them let far candidates outrank close ones and predicted
+    worse on the synthetic population, see bench/network_quality.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    structure: float = Field(default=1.0, ge=0)
+    goals: float = Field(default=1.0, ge=0)
+    passions: float = Field(default=1.0, ge=0)
+    load: float = Field(default=0.5, ge=0, le=1)
+
+
+class NetworkPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    suggestions_per_run: int = Field(default=3, ge=1, le=50)
+    # A person gets suggestions at most once per this many days (event time).
+    period_days: float = Field(default=14.0, gt=0)
+    # At most this many suggestions may name the same candidate per ISO week.
+    weekly_cap: int = Field(default=3, ge=1)
+    # Also reach people three hops away when every tie on the way is strong.
+    three_hops: bool = True
+    # Weight of a three-hop path relative to a two-hop one; besides adding
+    # candidates, it breaks ties between equal two-hop scores.
+    three_hop_weight: float = Field(default=0.5, ge=0)
+    # A tie at least this strong counts as strong (a live mentorship is 1.0).
+    strong_tie: float = Field(default=0.8, gt=0)
+    # The structure score s is shown to the blend as s / (s + structure_scale).
+    structure_scale: float = Field(default=0.25, gt=0)
+    weights: RankingWeights = RankingWeights()
+
+    @property
+    def period(self) -> timedelta:
+        return timedelta(days=self.period_days)
+
+    def structure_only(self) -> NetworkPolicy:
+        """The same policy ranking by the graph alone (for evaluation)."""
+        return self.model_copy(
+            update={"weights": RankingWeights(structure=1.0, goals=0.0, passions=0.0, load=0.0)}
+        )
+
+
+@lru_cache(maxsize=256)
+def programme_policy(programmes_dir: Path | None, programme_id: str) -> NetworkPolicy:
+    return NetworkPolicy.model_validate(
+        load_programme_section(programmes_dir, programme_id, "network")
+    )
