@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import importlib.resources
 import json
+import logging
 import os
 import signal
 import socket
@@ -107,6 +108,11 @@ def stop_pid(pid: int, timeout: float = 10.0) -> None:
 async def kafka_answers(bootstrap: str, timeout: float = 2.0) -> bool:
     from aiokafka.admin import AIOKafkaAdminClient
 
+    # While the broker starts, refused connections are expected: keep aiokafka quiet.
+    aiokafka_log = logging.getLogger("aiokafka")
+    level = aiokafka_log.level
+    aiokafka_log.setLevel(logging.CRITICAL)
+
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
     try:
         await asyncio.wait_for(admin.start(), timeout)
@@ -117,6 +123,7 @@ async def kafka_answers(bootstrap: str, timeout: float = 2.0) -> bool:
     finally:
         with contextlib.suppress(Exception):
             await admin.close()
+        aiokafka_log.setLevel(level)
 
 
 async def mongo_answers(uri: str, timeout: float = 2.0) -> bool:

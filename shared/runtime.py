@@ -33,7 +33,7 @@ PROCESSED = "processed_events"
 OUTBOX = "outbox"
 # An outbox entry older than this is assumed orphaned by a crashed process and is
 # republished by the relay (duplicates are harmless: the id is the same).
-ORPHAN_AGE = timedelta(seconds=15)
+ORPHAN_AGE = timedelta(seconds=60)
 
 
 class Publisher(Protocol):

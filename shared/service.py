@@ -92,6 +92,8 @@ class ServiceHost:
             client_id=f"mentormesh-{spec.name}",
             enable_idempotence=False,  # Tansu rejects InitProducerId
             acks="all",
+            # FastStream logs every message at this level: keep that out of INFO.
+            log_level=logging.DEBUG,
         )
         self._topic_keys: dict[str, TopicKey] = {getattr(self.topics, k): k for k in spec.inputs}
         self._attempts: dict[tuple[str, int, int], int] = {}

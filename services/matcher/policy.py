@@ -1,0 +1,98 @@
+"""A programme's matching policy: the `[matching]` section of its programme file.
+
+Every field has a default, so an empty or missing section gives a working policy.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.programmes import load_programme_section
+
+from .tags import DEFAULT_TAGS, TagNormaliser
+
+NonNegative = Annotated[float, Field(ge=0.0)]
+
+COMPONENTS = ("goal_coverage", "shared_passions", "timezone", "availability", "responsiveness")
+
+
+class Weights(BaseModel):
+    """Relative weights of the soft-score components (normalised by their sum)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # How well the mentor's skills (and, at a discount, own goals) cover the mentee's goals.
+    goal_coverage: NonNegative = 0.45
+    # Share of the mentee's passions the mentor shares.
+    shared_passions: NonNegative = 0.2
+    # Closeness of their time zones (1 = same offset, 0 = opposite sides of the globe).
+    timezone: NonNegative = 0.15
+    # The mentor's free share of capacity: spreads proposals over mentors.
+    availability: NonNegative = 0.1
+    # The mentor's smoothed accept rate.
+    responsiveness: NonNegative = 0.1
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> Weights:
+        if self.total() <= 0:
+            raise ValueError("at least one weight must be positive")
+        return self
+
+    def total(self) -> float:
+        return sum(self.as_dict().values())
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: float(getattr(self, name)) for name in COMPONENTS}
+
+
+class MatchingPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weights: Weights = Field(default_factory=Weights)
+    # Hard bound on the time-zone difference, in hours (12 allows any pair).
+    max_timezone_gap_hours: Annotated[float, Field(ge=0.0, le=12.0)] = 8.0
+    # How long a proposal waits for both answers before it expires.
+    proposal_ttl_days: Annotated[float, Field(gt=0.0, le=365.0)] = 7.0
+    # A mentee goal that is only one of the mentor's own goals (not a skill) earns this
+    # fraction of the credit of a matching skill: shared interest, less experience.
+    mentor_goal_credit: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    # Pairs scoring below this are never proposed; the mentee keeps waiting instead.
+    min_score: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    # Prior for the accept rate, as pseudo-answers, so one early decline does not sink a
+    # new mentor: rate = (accepted + a) / (answered + a + b).
+    responsiveness_prior_accepts: NonNegative = 1.0
+    responsiveness_prior_declines: NonNegative = 1.0
+    # Extra synonyms for this programme: canonical tag -> variants.
+    synonyms: dict[str, list[str]] = Field(default_factory=dict)
+
+    @cached_property
+    def normaliser(self) -> TagNormaliser:
+        return DEFAULT_TAGS.extended(self.synonyms)
+
+
+DEFAULT_POLICY = MatchingPolicy()
+
+
+class PolicyBook:
+    """Each programme's policy: its `[matching]` section layered over the default
+    programme's, over the built-in defaults. Read once per programme and cached."""
+
+    def __init__(self, programmes_dir: Path | None = None, base: MatchingPolicy | None = None):
+        self._dir = programmes_dir
+        self._base = base
+        self._cache: dict[str, MatchingPolicy] = {}
+
+    def for_programme(self, programme_id: str) -> MatchingPolicy:
+        policy = self._cache.get(programme_id)
+        if policy is None:
+            if self._base is not None:
+                policy = self._base
+            else:
+                section = load_programme_section(self._dir, programme_id, "matching")
+                policy = MatchingPolicy.model_validate(section)
+            self._cache[programme_id] = policy
+        return policy

@@ -1,0 +1,270 @@
+"""Three matcher processes in one consumer group on the real broker and database,
+1,000 mentees and 300 mentors signing up while the test plays the platform: it reads
+every proposal and answers at random (accept, decline, or let it expire), and ends some
+mentorships. Afterwards the whole history must hold the matcher's promises."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from services.matcher.constraints import violations
+from services.matcher.policy import MatchingPolicy
+from services.matcher.profiles import Person
+from shared.events import (
+    CloudEvent,
+    EventData,
+    MatchAccepted,
+    MatchDeclined,
+    MatchExpired,
+    MatchProposed,
+    MatchWithdrawn,
+    MentorshipEnded,
+    MentorshipStarted,
+    ProfileUpserted,
+    make_event,
+    parse_event,
+)
+from shared.scenario import population
+from shared.settings import Settings
+from tests.support import mongo_client, publish, read_records, service_process, topic_name
+
+pytestmark = [pytest.mark.infra, pytest.mark.slow]
+
+MENTEES, MENTORS, PROCESSES = 1000, 300, 3
+TTL_S = 6.0
+SCENARIO_TIMEOUT_S = 240.0
+
+
+def _bad_capacity(person_id: str) -> bytes:
+    data = {"person_id": person_id, "roles": ["mentor"], "goals": [], "passions": [],
+            "skills": [], "languages": ["en"], "timezone": "Europe/London", "capacity": -1,
+            "open_to_introductions": True, "paused": False, "revision": 1}  # fmt: skip
+    return json.dumps(
+        {"specversion": "1.0", "id": "bad-capacity", "source": "/platform",
+         "type": ProfileUpserted.TYPE, "time": "2026-03-02T09:00:00Z", "data": data}
+    ).encode()  # fmt: skip
+
+
+MALFORMED: list[tuple[str, bytes | None, bytes]] = [
+    ("profiles", b"x", b"{not json"),
+    ("responses", b"y", json.dumps({"hello": "world"}).encode()),
+    ("profiles", b"z", _bad_capacity("z")),
+]
+
+
+class Platform:
+    """Plays the mentoring platform: answers each proposal at random."""
+
+    def __init__(self, settings: Settings, seed: int) -> None:
+        self.settings = settings
+        self.rng = random.Random(seed)
+        self.sent: set[str] = set()
+        self.proposals: dict[str, MatchProposed] = {}
+        self.closed: dict[str, str] = {}
+        self.accepted_by: defaultdict[str, set[str]] = defaultdict(set)
+        self.started: dict[str, MentorshipStarted] = {}
+        self.events: list[CloudEvent[Any]] = []
+        self.seen: set[str] = set()
+        self.ended: set[str] = set()
+        self._outbox: list[CloudEvent[Any]] = []
+
+    def _answer(self, data: EventData) -> None:
+        event = make_event(data, source="/platform")
+        self.sent.add(event.id)
+        self._outbox.append(event)
+
+    def react(self, event: CloudEvent[Any]) -> None:
+        if event.id in self.seen:
+            return  # at-least-once: a republished event carries the same id
+        self.seen.add(event.id)
+        self.events.append(event)
+        data = event.data
+        if isinstance(data, MatchProposed):
+            self.proposals[data.match_id] = data
+            people = [data.mentee_id, data.mentor_id]
+            self.rng.shuffle(people)
+            roll = self.rng.random()
+            if roll < 0.6:
+                for person in people:
+                    self.accepted_by[data.match_id].add(person)
+                    self._answer(MatchAccepted(match_id=data.match_id, person_id=person))
+            elif roll < 0.85:
+                if self.rng.random() < 0.5:
+                    self._answer(MatchAccepted(match_id=data.match_id, person_id=people[1]))
+                self._answer(MatchDeclined(match_id=data.match_id, person_id=people[0]))
+                self.closed[data.match_id] = "declined"
+            # otherwise nobody answers and the proposal must expire
+        elif isinstance(data, MentorshipStarted):
+            self.started[data.mentorship_id] = data
+            self.closed[data.mentorship_id] = "started"
+            if self.rng.random() < 0.1:
+                self._answer(MentorshipEnded(mentorship_id=data.mentorship_id, reason="done"))
+                self.ended.add(data.mentorship_id)
+        elif isinstance(data, MatchExpired | MatchWithdrawn):
+            self.closed[data.match_id] = type(data).__name__
+
+    def unresolved(self) -> set[str]:
+        return set(self.proposals) - set(self.closed)
+
+    def holding(self) -> list[MatchProposed]:
+        """Proposals still holding a slot, by the events alone: open or running."""
+        over = {m for m, how in self.closed.items() if how != "started"} | self.ended
+        return [p for match_id, p in self.proposals.items() if match_id not in over]
+
+    async def flush(self, producer: AIOKafkaProducer) -> None:
+        batch, self._outbox = self._outbox, []
+        sends = [
+            await producer.send(topic_name(self.settings, e.data.TOPIC), e.to_json(), key=e.key)
+            for e in batch
+        ]
+        await asyncio.gather(*sends)
+
+
+async def _play(platform: Platform, quiet: Callable[[], Awaitable[bool]]) -> None:
+    settings = platform.settings
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.resolved_kafka())
+    producer = AIOKafkaProducer(bootstrap_servers=settings.resolved_kafka(), acks="all")
+    await consumer.start()
+    await producer.start()
+    try:
+        topic = topic_name(settings, "matches")
+        partitions = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        deadline = time.monotonic() + SCENARIO_TIMEOUT_S
+        idle_polls = 0
+        while True:
+            assert time.monotonic() < deadline, "the scenario did not settle in time"
+            batch = await consumer.getmany(timeout_ms=500)
+            records = [r for part in batch.values() for r in part]
+            for record in records:
+                platform.react(parse_event(record.value, "matches"))
+            await platform.flush(producer)
+            idle_polls = 0 if records else idle_polls + 1
+            if idle_polls >= 4 and await quiet():
+                return
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+def _sweep(intervals: list[tuple[datetime, datetime | None]]) -> int:
+    """The most intervals open at one instant (a close at t comes before an open at t)."""
+    points = []
+    for opened, closed in intervals:
+        points.append((opened, 1))
+        if closed is not None:
+            points.append((closed, -1))
+    points.sort(key=lambda p: (p[0], p[1]))
+    most = current = 0
+    for _, delta in points:
+        current += delta
+        most = max(most, current)
+    return most
+
+
+def _held_until(doc: dict[str, Any]) -> datetime | None:
+    # A started mentorship holds its slot until it ends; any other closed status frees it.
+    return None if doc["status"] in ("open", "started") else doc["closed_at"]
+
+
+async def test_three_matchers_share_a_cohort_without_breaking_any_promise(
+    fresh: Callable[..., Awaitable[Settings]], tmp_path: Path
+) -> None:
+    programmes = tmp_path / "programmes"
+    programmes.mkdir()
+    (programmes / "default.toml").write_text(f"[matching]\nproposal_ttl_days = {TTL_S / 86400}\n")
+    settings = await fresh()
+    env = {
+        "MENTORMESH_PROGRAMMES_DIR": str(programmes),
+        "MENTORMESH_MATCHER_EXPIRY_INTERVAL_S": "0.5",
+    }
+    cohort = population(MENTEES, MENTORS, seed=11)
+    profiles = {p.person_id: p for p in cohort.everyone}
+    signups = [make_event(p, source="/platform") for p in cohort.everyone]
+    random.Random(3).shuffle(signups)
+    platform = Platform(settings, seed=5)
+    platform.sent.update(e.id for e in signups)
+    client = mongo_client(settings)
+    db = client[settings.database_name("matcher")]
+
+    async def quiet() -> bool:
+        if platform.unresolved() or await db["outbox"].count_documents({}) > 0:
+            return False
+        done = await db["processed_events"].count_documents({"_id": {"$in": list(platform.sent)}})
+        return done == len(platform.sent)
+
+    try:
+        with contextlib.ExitStack() as processes:
+            for i in range(PROCESSES):
+                log = tmp_path / f"matcher-{i}.log"
+                processes.enter_context(service_process("matcher", settings, env, log=log))
+            await publish(settings, [*signups, *MALFORMED])
+            await _play(platform, quiet)
+        proposals = [doc async for doc in db["proposals"].find()]
+        loads = {doc["_id"]: doc["load"] async for doc in db["mentors"].find()}
+    finally:
+        await client.close()
+
+    proposed = [e.data for e in platform.events if isinstance(e.data, MatchProposed)]
+    outcomes = Counter(platform.closed.values())
+    assert len(proposed) > MENTORS and outcomes["started"] > MENTORS // 2
+    assert outcomes["declined"] > 0 and outcomes["MatchExpired"] > 0
+
+    # Every pair is proposed at most once: a declined or expired pair never comes back.
+    assert max(Counter((p.mentee_id, p.mentor_id) for p in proposed).values()) == 1
+
+    # Every proposal was allowed when made.
+    policy = MatchingPolicy()
+    for p in proposed:
+        mentee, mentor = (
+            Person.from_profile(profiles[p.mentee_id]),
+            Person.from_profile(profiles[p.mentor_id]),
+        )
+        assert violations(mentee, mentor, p.programme_id, policy) == [], p
+
+    # No mentor over capacity at any instant, and the final loads add up.
+    by_mentor: defaultdict[str, list[tuple[datetime, datetime | None]]] = defaultdict(list)
+    by_seat: defaultdict[tuple[str, str], list[tuple[datetime, datetime | None]]] = defaultdict(
+        list
+    )
+    for doc in proposals:
+        interval = (doc["opened_at"], _held_until(doc))
+        by_mentor[doc["mentor_id"]].append(interval)
+        by_seat[(doc["programme_id"], doc["mentee_id"])].append(interval)
+    assert len(proposals) == len(proposed)
+    for mentor_id, load in loads.items():
+        intervals = by_mentor.get(mentor_id, [])
+        assert _sweep(intervals) <= profiles[mentor_id].capacity, mentor_id
+        assert load == sum(1 for _, closed in intervals if closed is None), mentor_id
+
+    # No mentee ever held two open proposals or mentorships in one programme.
+    assert max(_sweep(intervals) for intervals in by_seat.values()) == 1
+
+    # The published events alone tell the same story as the matcher's records.
+    holding = Counter(p.mentor_id for p in platform.holding())
+    assert {m: n for m, n in loads.items() if n} == dict(holding)
+    assert max(Counter((p.programme_id, p.mentee_id) for p in platform.holding()).values()) == 1
+
+    # A mentorship starts only when both people accepted.
+    for mentorship_id, started in platform.started.items():
+        assert platform.accepted_by[mentorship_id] == {started.mentee_id, started.mentor_id}
+
+    # Nothing was dead-lettered but the malformed messages the test sent.
+    dead: list[Any] = []
+    for key in ("profiles", "responses"):
+        expected = sum(1 for m in MALFORMED if m[0] == key)
+        dead += await read_records(settings, f"{key}.dlq", lambda r, n=expected: len(r) >= n)
+    assert sorted(r.value for r in dead) == sorted(m[2] for m in MALFORMED)
