@@ -12,8 +12,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.programmes import load_programme_section
-
-from .tags import DEFAULT_TAGS, TagNormaliser
+from shared.tags import DEFAULT_TAGS, TagNormaliser
 
 NonNegative = Annotated[float, Field(ge=0.0)]
 

@@ -10,8 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.events import ProfileUpserted
-
-from .tags import DEFAULT_LANGUAGES, DEFAULT_TAGS, TagNormaliser
+from shared.tags import DEFAULT_LANGUAGES, DEFAULT_TAGS, TagNormaliser
 
 # Offsets are taken in the middle of January and of July of a fixed year and averaged,
 # so a pair's gap does not jump twice a year with daylight saving and stays reproducible.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from services.matcher.tags import normalise_tag
 from shared.events import ProfileUpserted
+from shared.tags import normalise_tag
 
 
 def canonical_tags(raw: Iterable[str]) -> frozenset[str]:

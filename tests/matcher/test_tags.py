@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.matcher.tags import (
+from shared.tags import (
     DEFAULT_TAGS,
     TagNormaliser,
     normalise_language,
