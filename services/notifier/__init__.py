@@ -1,0 +1,2 @@
+"""The notifier: nudges for silent mentorships, unanswered proposals, missing
+feedback and goal check-ins, on durable timers, in people's own hours."""

@@ -1,0 +1,35 @@
+"""Applying one consumed event inside the runtime's transaction: the workflow on the
+Mongo store, plus the event-time watermark that the firing clock reads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.events import CloudEvent
+from shared.runtime import UnitOfWork
+
+from .facts import instant
+from .repository import MongoStore
+from .workflow import Notifier
+
+
+class EventHandler:
+    def __init__(self, notifier: Notifier, process_id: str) -> None:
+        self.notifier = notifier
+        self.process_id = process_id
+        self._committed: datetime | None = None
+
+    async def handle(self, uow: UnitOfWork, event: CloudEvent[Any]) -> None:
+        store = MongoStore(uow.db, uow.session)
+        await self.notifier.absorb(store, event)
+        at = instant(event.time)
+        if self._committed is None or at > self._committed:
+            # In the same transaction as the event's effects: the watermark can only
+            # pass an event once that event is applied.
+            await store.advance_watermark(self.process_id, at)
+            uow.after_commit(lambda: self._advanced(at))
+
+    def _advanced(self, at: datetime) -> None:
+        if self._committed is None or at > self._committed:
+            self._committed = at

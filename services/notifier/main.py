@@ -1,0 +1,71 @@
+"""Composition root: the notifier's workflow, handlers, clock and firing loop as a
+service."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from shared.clock import Clock
+from shared.runtime import ServiceRuntime, ServiceSpec
+from shared.settings import Settings
+
+from .clock import FiringClock, GivenClock, WatermarkClock
+from .config import NotifierSettings
+from .firing import Firing, process_id
+from .handlers import EventHandler
+from .repository import MongoStore
+from .rulebooks import RuleBooks
+from .workflow import Notifier
+
+
+def build_spec(
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    *,
+    notifier_settings: NotifierSettings | None = None,
+    books: RuleBooks | None = None,
+) -> ServiceSpec:
+    """The notifier service. `clock` replaces the firing clock (tests); otherwise it is
+    the event-time watermark, or the wall clock too with MENTORMESH_NOTIFIER_CLOCK=wall."""
+    settings = settings or Settings()
+    knobs = notifier_settings or NotifierSettings()
+    notifier = Notifier(books or knobs.rulebooks(settings))
+    me = process_id()
+    handler = EventHandler(notifier, me)
+
+    async def prepare(runtime: ServiceRuntime) -> None:
+        await MongoStore.ensure_indexes(runtime.db)
+        # A broken rules file or programme section stops the service at start.
+        notifier.books.for_programme("default")
+
+    def firing_clock(runtime: ServiceRuntime) -> FiringClock:
+        if clock is not None:
+            return GivenClock(clock)
+        wall = runtime.clock if knobs.clock == "wall" else None
+        return WatermarkClock(runtime.db, knobs.grace, wall)
+
+    async def fire(runtime: ServiceRuntime) -> None:
+        firing = Firing(
+            runtime,
+            notifier,
+            firing_clock(runtime),
+            me,
+            timedelta(seconds=knobs.lease_s),
+            knobs.batch,
+            knobs.concurrency,
+        )
+        await firing.run(knobs.poll_s)
+
+    return ServiceSpec(
+        name="notifier",
+        inputs=("profiles", "matches", "activity", "responses"),
+        outputs=("nudges",),
+        handle=handler.handle,
+        prepare=prepare,
+        background=(fire,),
+        description=(
+            "Nudges people whose mentorship went silent, whose proposal or feedback is "
+            "pending, or whose goals need a check-in: on durable timers, in event time, "
+            "within quiet hours and a weekly limit."
+        ),
+    )

@@ -1,0 +1,64 @@
+"""What the notifier keeps, as the workflow sees it: facts, timers, send logs and
+the nudges sent. MongoDB in the service (`repository.MongoStore`), memory in the
+simulator and in tests (`memory_store.MemoryStore`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from shared.events import derived_id
+
+from .engine import Nudge, Timer
+from .facts import MentorshipFacts, PersonFacts, ProposalFacts
+
+
+def tombstone_key(person_id: str) -> str:
+    """How an erased person is remembered: a one-way key, never the id itself."""
+    return derived_id("notifier-erased", person_id)
+
+
+class NotifierStore(Protocol):
+    async def erased_at(self, people: Sequence[str]) -> datetime | None:
+        """The latest time any of `people` was erased, if ever."""
+
+    async def forget(self, person_id: str, at: datetime) -> None:
+        """Delete the person's zone facts, send log, every timer and nudge record naming
+        them, and keep only a tombstone (`tombstone_key`) with the time."""
+
+    async def mentorship(self, mentorship_id: str) -> MentorshipFacts | None: ...
+
+    async def mentorships_of(self, person_id: str) -> list[MentorshipFacts]: ...
+
+    async def save_mentorship(self, facts: MentorshipFacts) -> None: ...
+
+    async def proposal(self, match_id: str) -> ProposalFacts | None: ...
+
+    async def proposals_of(self, person_id: str) -> list[ProposalFacts]: ...
+
+    async def save_proposal(self, facts: ProposalFacts) -> None: ...
+
+    async def person(self, person_id: str) -> PersonFacts | None: ...
+
+    async def save_person(self, facts: PersonFacts) -> None: ...
+
+    async def subject_timers(self, subject: str) -> list[Timer]:
+        """Every stored timer about a mentorship or a proposal, in any state."""
+
+    async def add_timers(self, timers: Sequence[Timer]) -> None:
+        """Store the timers whose id is not stored yet; leave the others untouched."""
+
+    async def remove_timers(self, timer_ids: Sequence[str]) -> None: ...
+
+    async def save_timers(self, timers: Sequence[Timer]) -> None:
+        """Replace stored timers by id."""
+
+    async def timers_at(self, recipient: str, at: datetime) -> list[Timer]:
+        """The recipient's pending timers to be looked at exactly at `at`."""
+
+    async def sent_log(self, recipient: str) -> list[datetime]: ...
+
+    async def save_sent_log(self, recipient: str, sent: Sequence[datetime]) -> None: ...
+
+    async def record_nudges(self, nudges: Sequence[Nudge]) -> None: ...

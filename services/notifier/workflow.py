@@ -1,0 +1,194 @@
+"""Applying events and settling due timers against a store: the one sequence of
+steps that both the service (inside its Mongo transactions) and the simulator (in
+memory) follow, so they cannot disagree."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.events import (
+    CloudEvent,
+    FeedbackSubmitted,
+    GoalCheckedIn,
+    MatchAccepted,
+    MatchDeclined,
+    MatchExpired,
+    MatchProposed,
+    MatchWithdrawn,
+    MentorshipEnded,
+    MentorshipStarted,
+    ProfileDeleted,
+    ProfileUpserted,
+    SessionCancelled,
+    SessionCompleted,
+    SessionScheduled,
+)
+
+from .engine import (
+    Settlement,
+    Subject,
+    Timer,
+    mentorship_timers,
+    plan_timers,
+    proposal_timers,
+    settle,
+)
+from .facts import (
+    MentorshipFacts,
+    PersonFacts,
+    ProposalFacts,
+    instant,
+    record_activity,
+    record_profile,
+    record_proposal,
+)
+from .rulebooks import RuleBooks
+from .store import NotifierStore
+
+MENTORSHIP_EVENTS = (
+    MentorshipStarted,
+    MentorshipEnded,
+    SessionScheduled,
+    SessionCompleted,
+    SessionCancelled,
+    FeedbackSubmitted,
+    GoalCheckedIn,
+)
+PROPOSAL_EVENTS = (MatchProposed, MatchAccepted, MatchDeclined, MatchExpired, MatchWithdrawn)
+
+
+class NothingToSettle(Exception):
+    """The timer a settlement was asked for is no longer pending at that instant."""
+
+
+class Notifier:
+    """The notifier's behaviour, independent of where its state lives."""
+
+    def __init__(self, books: RuleBooks) -> None:
+        self.books = books
+
+    async def absorb(self, store: NotifierStore, event: CloudEvent[Any]) -> None:
+        """Add one event to the facts and bring the affected timers up to date."""
+        data = event.data
+        at = instant(event.time)
+        if isinstance(data, ProfileUpserted):
+            if not await self._erased_after(store, (data.person_id,), at):
+                person = await store.person(data.person_id) or PersonFacts(id=data.person_id)
+                await store.save_person(record_profile(person, data, at))
+        elif isinstance(data, ProfileDeleted):
+            await self.erase(store, data.person_id, at)
+        elif isinstance(data, MENTORSHIP_EVENTS):
+            await self._mentorship_event(store, event, at)
+        elif isinstance(data, PROPOSAL_EVENTS):
+            await self._proposal_event(store, event, at)
+        # Introductions and nudges are not the notifier's concern.
+
+    async def _erased_after(
+        self, store: NotifierStore, people: tuple[str, ...], at: datetime
+    ) -> bool:
+        """Whether any of `people` was erased at or after `at`: an event about them
+        from before their erasure, arriving late, must not bring them back."""
+        erased = await store.erased_at(people)
+        return erased is not None and erased >= at
+
+    async def _mentorship_event(
+        self, store: NotifierStore, event: CloudEvent[Any], at: datetime
+    ) -> None:
+        data = event.data
+        facts = await store.mentorship(data.mentorship_id) or MentorshipFacts(id=data.mentorship_id)
+        if facts.purged:
+            return
+        if isinstance(data, MentorshipStarted) and await self._erased_after(
+            store, (data.mentee_id, data.mentor_id), at
+        ):
+            await store.save_mentorship(MentorshipFacts(id=facts.id, purged=True))
+            await self._reconcile(store, facts.id, None, [])
+            return
+        facts = record_activity(facts, data, at)
+        await store.save_mentorship(facts)
+        book = self.books.for_programme(facts.programme_id)
+        await self._reconcile(store, facts.id, facts, mentorship_timers(facts, book))
+
+    async def _proposal_event(
+        self, store: NotifierStore, event: CloudEvent[Any], at: datetime
+    ) -> None:
+        data = event.data
+        facts = await store.proposal(data.match_id) or ProposalFacts(id=data.match_id)
+        if facts.purged:
+            return
+        if isinstance(data, MatchProposed) and await self._erased_after(
+            store, (data.mentee_id, data.mentor_id), at
+        ):
+            await store.save_proposal(ProposalFacts(id=facts.id, purged=True))
+            await self._reconcile(store, facts.id, None, [])
+            return
+        facts = record_proposal(facts, data, at)
+        await store.save_proposal(facts)
+        book = self.books.for_programme(facts.programme_id)
+        await self._reconcile(store, facts.id, facts, proposal_timers(facts, book))
+
+    async def _reconcile(
+        self,
+        store: NotifierStore,
+        subject_id: str,
+        subject: Subject | None,
+        candidates: list[Timer],
+    ) -> None:
+        existing = {t.id: t for t in await store.subject_timers(subject_id)}
+        plan = plan_timers(candidates, existing, subject)
+        if plan.remove:
+            await store.remove_timers(plan.remove)
+        if plan.replace:
+            await store.save_timers(plan.replace)
+        if plan.add:
+            await store.add_timers(plan.add)
+
+    async def erase(self, store: NotifierStore, person_id: str, at: datetime) -> None:
+        """`profile.deleted`: the person's mentorships and proposals are forgotten (their
+        ids stay, marked purged, so late events about them are dropped), and so is
+        everything else naming them."""
+        for mentorship in await store.mentorships_of(person_id):
+            await store.save_mentorship(MentorshipFacts(id=mentorship.id, purged=True))
+            await self._reconcile(store, mentorship.id, None, [])
+        for proposal in await store.proposals_of(person_id):
+            await store.save_proposal(ProposalFacts(id=proposal.id, purged=True))
+            await self._reconcile(store, proposal.id, None, [])
+        await store.forget(person_id, at)
+
+    async def settle(
+        self, store: NotifierStore, recipient: str, at: datetime, *, first: str | None = None
+    ) -> Settlement:
+        """Look at the recipient's pending timers due at exactly `at`. The settlement's
+        nudges are to be published (they are recorded in the store already). With
+        `first`, raise `NothingToSettle` unless that timer is among them."""
+        at = instant(at)
+        timers = await store.timers_at(recipient, at)
+        if first is not None and all(t.id != first for t in timers):
+            raise NothingToSettle(first)
+        if not timers:
+            return Settlement()
+        subjects: dict[str, Subject] = {}
+        for subject_id in sorted({t.subject for t in timers}):
+            found: Subject | None
+            if any(t.trigger == "proposal_unanswered" for t in timers if t.subject == subject_id):
+                found = await store.proposal(subject_id)
+            else:
+                found = await store.mentorship(subject_id)
+            if found is not None:
+                subjects[subject_id] = found
+        outcome = settle(
+            at,
+            timers,
+            await store.sent_log(recipient),
+            await store.person(recipient),
+            subjects,
+            self.books.for_programme,
+        )
+        await store.save_timers(outcome.changed)
+        if outcome.follow_ups:
+            await store.add_timers(outcome.follow_ups)
+        if outcome.nudges:
+            await store.save_sent_log(recipient, outcome.sent_log)
+            await store.record_nudges(outcome.nudges)
+        return outcome
