@@ -48,7 +48,7 @@ async def fresh_settings(stack: Stack, **overrides: Any) -> Settings:
 
 def topic_name(settings: Settings, key: str) -> str:
     if key.endswith(".dlq"):
-        return getattr(Topics(settings.topic_prefix), key.removesuffix(".dlq")) + ".dlq"
+        return str(getattr(Topics(settings.topic_prefix), key.removesuffix(".dlq"))) + ".dlq"
     return str(getattr(Topics(settings.topic_prefix), key))
 
 
