@@ -20,11 +20,12 @@ def _read(path: Path) -> dict[str, Any]:
         return tomllib.load(fh)
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+def merge_tables(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` laid over `base`, table by table, key by key."""
     merged = dict(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+            merged[key] = merge_tables(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -37,5 +38,5 @@ def load_programme_section(
     folder = programmes_dir or DEFAULT_DIR
     layered = _read(folder / "default.toml").get(section, {})
     if programme_id != "default" and _SAFE_ID.match(programme_id):
-        layered = _merge(layered, _read(folder / f"{programme_id}.toml").get(section, {}))
+        layered = merge_tables(layered, _read(folder / f"{programme_id}.toml").get(section, {}))
     return dict(layered)

@@ -27,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from shared.programmes import merge_tables
+
 DEFAULT_RULES_FILE = Path(__file__).with_name("default_rules.toml")
 
 Trigger = Literal["proposal_unanswered", "no_session", "feedback_missing", "goal_check_in"]
@@ -183,7 +185,7 @@ class RuleBook(BaseModel):
 
     def overlaid(self, section: Mapping[str, Any], extra_admins: tuple[str, ...] = ()) -> RuleBook:
         """This book with a programme's `[nudges]` section laid over it."""
-        merged = _merge(self.as_toml(), dict(section))
+        merged = merge_tables(self.as_toml(), dict(section))
         merged["admins"] = list(dict.fromkeys([*merged.get("admins", []), *extra_admins]))
         return book_from_mapping(merged, "programme [nudges] section")
 
@@ -193,16 +195,6 @@ class RuleBook(BaseModel):
         for body in raw["rules"].values():
             body.pop("id")
         return raw
-
-
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def book_from_mapping(raw: Mapping[str, Any], origin: str) -> RuleBook:
