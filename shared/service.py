@@ -276,7 +276,6 @@ def build_app(spec: ServiceSpec, settings: Settings, clock: Clock | None = None)
         after_startup=[host.start_background],
         on_shutdown=[host.stop],
     )
-    app.host = host  # type: ignore[attr-defined]
     return app
 
 
