@@ -120,9 +120,6 @@ class ServiceRuntime:
         await self.db[OUTBOX].create_index("cause_id")
         await self.db[OUTBOX].create_index("created_at")
 
-    async def already_applied(self, cause_id: str) -> bool:
-        return await self.db[PROCESSED].find_one({"_id": cause_id}, {"_id": 1}) is not None
-
     async def run_once(
         self,
         cause_id: str,

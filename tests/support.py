@@ -143,6 +143,12 @@ async def running_service(
         yield runtime
 
 
+def env_without_settings() -> dict[str, str]:
+    """This process's environment minus any MENTORMESH_* setting, so a command under
+    test configures itself (e.g. starts its own stack) rather than inheriting ours."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("MENTORMESH_")}
+
+
 def service_env(settings: Settings, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(

@@ -3,13 +3,14 @@ processes, shows what each service did, stops everything and exits 0."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support import env_without_settings
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_demo_shows_matches_introductions_and_nudges_and_exits_cleanly(
     tmp_path: Path,
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MENTORMESH_")}
+    env = env_without_settings()
     run = subprocess.run(
         [sys.executable, "-m", "shared.cli", "demo", "--mentees", "40", "--mentors", "16",
          "--weeks", "4", "--state-dir", str(tmp_path / "state"), "--out", str(tmp_path)],

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import urllib.error
@@ -19,13 +18,13 @@ from shared.local_stack import pid_alive
 from shared.service import ServiceHost
 from shared.settings import Settings
 from tests.foundation.test_delivery import deleted, probe_spec
-from tests.support import publish, wait_for
+from tests.support import env_without_settings, publish, wait_for
 
 pytestmark = pytest.mark.infra
 
 
 def mentormesh(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MENTORMESH_")}
+    env = env_without_settings()
     env["MENTORMESH_STATE_DIR"] = str(state_dir)
     return subprocess.run(
         [sys.executable, "-m", "shared.cli", *args],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from shared.local_stack import pid_alive
+from tests.support import env_without_settings
 
 pytestmark = pytest.mark.infra
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_up_serves_three_ready_services_until_sigterm_then_stops_everything(
     tmp_path: Path,
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MENTORMESH_")}
+    env = env_without_settings()
     env["MENTORMESH_STATE_DIR"] = str(tmp_path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "shared.cli", "up"], cwd=ROOT, env=env,

@@ -4,7 +4,6 @@ workflow gives the same nudges, and keeps nothing confidential. Real database.""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -17,22 +16,9 @@ from services.notifier.simulator import Simulation, nudge_line, simulate
 from services.notifier.timers import TimerQueue
 from services.notifier.workflow import Notifier
 from shared.events import CloudEvent
-from shared.settings import Settings
 from tests.notifier import builders as b
-from tests.support import mongo_client
 
 pytestmark = pytest.mark.infra
-
-
-@pytest.fixture
-async def db(fresh: Callable[..., Awaitable[Settings]]) -> AsyncIterator[AsyncDatabase[Any]]:
-    settings = await fresh()
-    client = mongo_client(settings)
-    database = client[settings.database_name("notifier")]
-    await MongoStore.ensure_indexes(database)
-    yield database
-    await client.drop_database(database.name)
-    await client.close()
 
 
 async def replay_on_mongo(

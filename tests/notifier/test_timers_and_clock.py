@@ -4,7 +4,6 @@ database."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,22 +15,9 @@ from services.notifier.engine import Timer, timer_id
 from services.notifier.repository import MongoStore
 from services.notifier.timers import Leases, TimerQueue
 from shared.clock import FixedClock
-from shared.settings import Settings
 from tests.notifier import builders as b
-from tests.support import mongo_client
 
 pytestmark = pytest.mark.infra
-
-
-@pytest.fixture
-async def db(fresh: Callable[..., Awaitable[Settings]]) -> AsyncIterator[AsyncDatabase[Any]]:
-    settings = await fresh()
-    client = mongo_client(settings)
-    database = client[settings.database_name("notifier")]
-    await MongoStore.ensure_indexes(database)
-    yield database
-    await client.drop_database(database.name)
-    await client.close()
 
 
 def timer(recipient: str, at: datetime, subject: str = "m1", state: str = "pending") -> Timer:
