@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.erasure import DEVELOPMENT_SECRET, Pseudonyms
 
 
 class Settings(BaseSettings):
@@ -32,6 +34,12 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 0
     programmes_dir: Path | None = None
+    # The key of erasure tombstones (`shared.erasure`): the same in every service and
+    # every process, and kept secret. The default is for development only.
+    erasure_secret: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+
+    def pseudonyms(self) -> Pseudonyms:
+        return Pseudonyms(self.erasure_secret)
 
     def infra_file(self) -> Path:
         return self.state_dir / "infra.json"
