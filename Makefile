@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck docs docs-check up infra-up infra-down bench clean
+.PHONY: install run test lint typecheck docs docs-check up infra-up infra-down bench clean lock
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,17 @@ bench: install
 	$(BIN)/python bench/network.py
 	$(BIN)/python bench/network_quality.py
 	$(BIN)/python bench/notifier.py
+	$(BIN)/python bench/scaling.py
+	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/broker_storage.py
+
+# The container image's pinned dependencies, with hashes (needs the package index).
+lock: install
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url \
+		--no-emit-find-links --output-file=deploy/requirements.lock pyproject.toml
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url \
+		--no-emit-find-links --allow-unsafe --output-file=deploy/build-requirements.lock \
+		deploy/build-requirements.in
 
 clean:
 	rm -rf $(VENV) .mentormesh out .pytest_cache .mypy_cache .ruff_cache .hypothesis

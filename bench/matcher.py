@@ -6,13 +6,18 @@ Ranking: the vectorised `MentorIndex` (sparse tag matrices + numpy) against a na
 pure-Python ranking of the same model (hard constraints, then the score of every
 allowed mentor), both run here on the same people; the ratio is naive / vectorised.
 
-Service throughput: the same signups applied (a) by the handlers directly through the
-runtime's unit of work (transaction, ledger, outbox; no Kafka) and (b) by the running
-service consuming them from Kafka; the rate is measured between the first and the last
-applied event (the consumer group's join time is left out), the ratio is (b) / (a).
+Service throughput: the same signups applied (a) by the handlers on the in-memory store
+(the domain's own cost: ranking, rules, moves; no database); (b) through the runtime's
+`apply_batch` on MongoDB (transaction, ledger, outbox; no Kafka) in batches of 1, 10,
+100 and 500, next to the baseline of the same run: the store as it was before batches
+(every read and write its own round trip, one event per transaction), and next to the
+bare rate of bulk-writing the documents the run left (one `insert_many` per collection
+and batch), as a ratio; (c) the running service consuming them from Kafka, its rate
+measured between the first and the last applied event (the consumer group's join time
+is left out). `bench/throughput.py` measures the service end to end per batch size.
 
 Run: .venv/bin/python bench/matcher.py [--sizes 1000,10000,100000] [--mentees 600]
-     [--mentors 200] [--skip-service] [--skip-solve]
+     [--mentors 200] [--batches 1,10,100,500] [--skip-service] [--skip-solve]
 (uses MENTORMESH_KAFKA_BOOTSTRAP / MENTORMESH_MONGO_URI if set, otherwise starts the
 embedded local stack).
 """
@@ -29,7 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +42,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pymongo import AsyncMongoClient
 
+from bench.throughput import bare_bulk_rate
 from services.matcher.constraints import allowed
-from services.matcher.main import build_spec
-from services.matcher.policy import COMPONENTS, MatchingPolicy
+from services.matcher.handlers import Matcher
+from services.matcher.main import MatcherSettings, MongoStores, build_spec, matcher_spec
+from services.matcher.policy import COMPONENTS, MatchingPolicy, PolicyBook
 from services.matcher.profiles import MentorStanding, Person
 from services.matcher.ranking import MentorIndex
+from services.matcher.repository import MongoStore
 from services.matcher.scoring import component_values
 from shared.events import CloudEvent, make_event
 from shared.local_stack import LocalStack
-from shared.runtime import ServiceRuntime, UnitOfWork
+from shared.runtime import ServiceRuntime, Unit, UnitOfWork
 from shared.scenario import population
 from shared.service import ServiceHost, ensure_topics
 from shared.settings import Settings
@@ -99,7 +107,7 @@ def bench_ranking(sizes: Sequence[int]) -> None:
             expected = naive_rank(mentee, mentors, policy)
             naive_timings.append(1000 * (time.perf_counter() - started))
             ranked = index.rank(mentee, PROGRAMME, limit=1)
-            got = ranked[0].mentor_id if ranked else None
+            got = ranked[0].mentor.person_id if ranked else None
             assert got == expected, f"vectorised chose {got}, naive chose {expected}"
         median = statistics.median(timings)
         p95 = sorted(timings)[int(0.95 * (len(timings) - 1))]
@@ -129,8 +137,21 @@ async def applied_rate(client: AsyncMongoClient[dict[str, Any]], database: str) 
     return (len(times) - 1) / span if span > 0 else float("nan")
 
 
-async def direct(settings: Settings, events: list[CloudEvent[Any]]) -> float:
-    spec = build_spec(settings)
+class WriteThroughStores(MongoStores):
+    """The store as it was before batches: every read and write its own round trip."""
+
+    def bound(self, unit: UnitOfWork) -> MongoStore:
+        return MongoStore(unit.db, unit.session, self.pseudonyms)
+
+
+async def direct(
+    settings: Settings, events: list[CloudEvent[Any]], batch: int, *, write_through: bool = False
+) -> tuple[float, float]:
+    """(signups/s applied in batches of `batch` through the runtime, no Kafka; the bare
+    bulk-write rate of the same documents)."""
+    stores = (WriteThroughStores if write_through else MongoStores)(settings.pseudonyms())
+    matcher = Matcher(PolicyBook(settings.programmes_dir), stores)
+    spec = matcher_spec(matcher, stores, MatcherSettings())
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         settings.resolved_mongo(), tz_aware=True
     )
@@ -139,20 +160,41 @@ async def direct(settings: Settings, events: list[CloudEvent[Any]]) -> float:
         return None
 
     runtime = ServiceRuntime("matcher", settings, client, publisher)
+    database = settings.database_name("matcher")
     try:
         await runtime.ensure_indexes()
         assert spec.prepare is not None
         await spec.prepare(runtime)
+
+        def work(event: CloudEvent[Any]) -> Callable[[UnitOfWork], Awaitable[None]]:
+            return lambda uow: spec.handle(uow, event)
+
+        started = time.perf_counter()
+        for start in range(0, len(events), batch):
+            units = [Unit(e.id, e.time, work(e), e) for e in events[start : start + batch]]
+            await runtime.apply_batch(units)
+            # What the service's background loop does between batches.
+            await matcher.directory.refresh(stores.unbound())
+        rate = len(events) / (time.perf_counter() - started)
+        bare = await bare_bulk_rate(client, database, len(events), batch)
+        return rate, bare
+    finally:
+        await client.drop_database(database)
+        await client.close()
+
+
+async def in_memory(events: list[CloudEvent[Any]]) -> float:
+    from tests.matcher.harness import MemoryUnit, memory_harness
+
+    async with memory_harness() as h:
+        started = time.perf_counter()
         for event in events:
 
-            async def apply(uow: UnitOfWork, event: CloudEvent[Any] = event) -> None:
-                await spec.handle(uow, event)
+            async def apply(unit: MemoryUnit, event: CloudEvent[Any] = event) -> None:
+                await h.matcher.handle(unit, event)
 
-            await runtime.run_once(event.id, event.time, apply)
-        return await applied_rate(client, settings.database_name("matcher"))
-    finally:
-        await client.drop_database(settings.database_name("matcher"))
-        await client.close()
+            await h.runner.run_once(event.id, event.time, apply)
+        return len(events) / (time.perf_counter() - started)
 
 
 async def through_kafka(settings: Settings, events: list[CloudEvent[Any]]) -> float:
@@ -184,7 +226,7 @@ async def through_kafka(settings: Settings, events: list[CloudEvent[Any]]) -> fl
         await client.close()
 
 
-async def bench_service(mentees: int, mentors: int) -> None:
+async def bench_service(mentees: int, mentors: int, batches: Sequence[int]) -> None:
     print(f"\n== service throughput ({mentors} mentors + {mentees} mentees signing up)")
     configured = Settings()
     stack: LocalStack | None = None
@@ -193,7 +235,9 @@ async def bench_service(mentees: int, mentors: int) -> None:
     else:
         stack = LocalStack(Path(tempfile.mkdtemp(prefix="mentormesh-bench-")))
         state = await stack.up()
-        base = Settings(kafka_bootstrap=state.kafka_bootstrap, mongo_uri=state.mongo_uri)
+        base = Settings(
+            kafka_bootstrap=state.kafka_bootstrap, mongo_uri=state.mongo_uri, kafka_embedded=True
+        )
     try:
         events = signups(mentees, mentors)
 
@@ -201,11 +245,20 @@ async def bench_service(mentees: int, mentors: int) -> None:
             tag = "b" + uuid.uuid4().hex[:10]
             return base.model_copy(update={"topic_prefix": tag, "database_prefix": tag})
 
-        baseline = await direct(fresh(), events)
+        memory = await in_memory(events)
+        print(f"handlers on the in-memory store: {memory:7.1f} signups/s")
+        print("\napplied through the runtime, no Kafka: signups/s (bare bulk write of the same")
+        print("documents in as many insert_many per collection as batches, ratio)")
+        old, old_bare = await direct(fresh(), events, 1, write_through=True)
+        print(f"  before batches (a write-through store, one event per transaction): "
+              f"{old:7.1f} ({old_bare:6.0f}, {old / old_bare:5.3f})", flush=True)  # fmt: skip
+        for batch in batches:
+            rate, bare = await direct(fresh(), events, batch)
+            print(f"  batch {batch:>4}: {rate:7.1f} ({bare:6.0f}, {rate / bare:5.3f})"
+                  f"  x{rate / old:5.1f} the write-through store", flush=True)  # fmt: skip
         service = await through_kafka(fresh(), events)
-        print(f"handlers applied directly (no Kafka): {baseline:7.1f} signups/s")
-        print(f"service, 1 process, from Kafka:       {service:7.1f} signups/s")
-        print(f"ratio service / direct:               {service / baseline:7.2f}")
+        print(f"\nservice, 1 process, from Kafka (batch up to {base.batch_max_records}): "
+              f"{service:7.1f} signups/s")  # fmt: skip
     finally:
         if stack is not None:
             stack.down()
@@ -233,12 +286,14 @@ def main(argv: Sequence[str] = ()) -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--mentees", type=int, default=600)
     parser.add_argument("--mentors", type=int, default=200)
+    parser.add_argument("--batches", default="1,10,100,500")
     parser.add_argument("--skip-service", action="store_true")
     parser.add_argument("--skip-solve", action="store_true")
     args = parser.parse_args(list(argv))
     bench_ranking([int(s) for s in args.sizes.split(",")])
     if not args.skip_service:
-        asyncio.run(bench_service(args.mentees, args.mentors))
+        batches = [int(b) for b in args.batches.split(",")]
+        asyncio.run(bench_service(args.mentees, args.mentors, batches))
     if not args.skip_solve:
         run_solve_bench([])
 

@@ -13,11 +13,10 @@ import asyncio
 import contextlib
 import random
 import re
-import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,8 @@ from shared.events import (
     GoalCheckedIn,
     IntroductionAccepted,
     IntroductionDeclined,
+    IntroductionsOffered,
+    IntroductionsRequested,
     IntroductionSuggested,
     MatchAccepted,
     MatchDeclined,
@@ -44,15 +45,16 @@ from shared.events import (
     make_event,
     parse_event,
 )
-from shared.scenario import population
+from shared.remembered import remembered
+from shared.scenario import PlatformGraph, Population, platform_graph, population
 from shared.settings import Settings
 from shared.topics import Topics
 
 SOURCE = "/sample-platform"
 PRIVATE_NOTE = "PRIVATE: my mentor seemed distracted today"
 INPUTS_OF = {
-    "matcher": ("profiles", "responses"),
-    "network": ("profiles", "matches", "activity", "responses"),
+    "matcher": ("profiles", "activity", "responses"),
+    "network": ("profiles", "matches", "activity", "responses", "connections"),
     "notifier": ("profiles", "matches", "activity", "responses"),
 }
 
@@ -77,6 +79,7 @@ class SamplePlatform:
     outputs: Counter[str] = field(default_factory=Counter)
     pairs: dict[str, Pair] = field(default_factory=dict)
     answered: set[str] = field(default_factory=set)
+    accepted: int = 0  # proposals both people accepted
     output_bodies: list[bytes] = field(default_factory=list)
     _producer: AIOKafkaProducer | None = None
     _consumer: AIOKafkaConsumer | None = None
@@ -118,6 +121,14 @@ class SamplePlatform:
         await self._producer.send(getattr(self.topics, topic_key), body, key=b"demo")
         self.published[topic_key] += 1
 
+    @property
+    def sessions(self) -> int:
+        return sum(pair.sessions for pair in self.pairs.values())
+
+    def received(self, kind: str) -> int:
+        """How many events of a kind (`match.proposed`, ...) MentorMesh sent so far."""
+        return self.outputs[f"mentormesh.{kind}.v1"]
+
     def outputs_of(self, topic_key: str) -> int:
         """How many events MentorMesh published on an output topic so far."""
         kinds = {"matches": ("mentormesh.match.", "mentormesh.mentorship.started")}
@@ -152,11 +163,22 @@ class SamplePlatform:
                     continue
                 for person in (data.mentee_id, data.mentor_id):
                     await self.send(MatchAccepted(match_id=data.match_id, person_id=person), now)
+                self.accepted += 1
             elif isinstance(data, MentorshipStarted) and data.mentorship_id not in self.pairs:
                 style = self.rng.choices(["steady", "fading", "silent"], [0.6, 0.25, 0.15])[0]
                 self.pairs[data.mentorship_id] = Pair(
                     data.mentorship_id, data.mentee_id, data.mentor_id, style
                 )
+            elif isinstance(data, IntroductionsOffered) and data.request_id not in self.answered:
+                # Someone who asked for introductions takes up the first one, sometimes.
+                self.answered.add(data.request_id)
+                if data.suggestions and self.rng.random() < 0.5:
+                    first = data.suggestions[0]
+                    for person in (data.person_id, first.candidate_id):
+                        answer = IntroductionAccepted(
+                            introduction_id=first.introduction_id, person_id=person
+                        )
+                        await self.send(answer, now)
             elif (
                 isinstance(data, IntroductionSuggested)
                 and data.introduction_id not in self.answered
@@ -173,8 +195,14 @@ class SamplePlatform:
                                              person_id=data.person_id), now)  # fmt: skip
 
     async def live_week(self, week: int) -> None:
-        """One simulated week of mentoring for every active pair."""
+        """One simulated week of mentoring for every active pair; a few people open
+        the platform's "people you may know" page, which asks for introductions."""
         monday = self.start + timedelta(weeks=week)
+        mentees = sorted({pair.mentee_id for pair in self.pairs.values()})
+        for person in self.rng.sample(mentees, k=min(len(mentees), 5)):
+            request = f"week{week}-{person}"
+            await self.send(IntroductionsRequested(request_id=request, person_id=person, k=3),
+                            monday + timedelta(days=2))  # fmt: skip
         for pair in list(self.pairs.values()):
             if pair.ended:
                 continue
@@ -229,15 +257,18 @@ def _metric_sum(text: str, name: str) -> float:
     return total
 
 
-def _seen_by(deployment: Deployment, name: str) -> int:
+def _counters(deployment: Deployment, name: str) -> tuple[int, int] | None:
+    """(messages a service has taken in, events it has published), or None when its
+    metrics do not answer."""
     status, text = deployment.services[name].get("/metrics")
     if status != 200:
-        return -1
-    return int(
+        return None
+    seen = (
         _metric_sum(text, "mentormesh_events_consumed_total")
         + _metric_sum(text, "mentormesh_events_duplicate_total")
         + _metric_sum(text, "mentormesh_events_dead_lettered_total")
     )
+    return int(seen), int(_metric_sum(text, "mentormesh_events_published_total"))
 
 
 async def settle(
@@ -245,31 +276,134 @@ async def settle(
     deployment: Deployment,
     now: datetime,
     say: Callable[[str], None],
-    quiet_s: float = 2.5,
-    limit_s: float = 120.0,
+    quiet_s: float = 1.5,
+    stalled_s: float = 120.0,
 ) -> None:
-    """Answer outputs until every service has consumed everything sent to it and
-    nothing new comes out for `quiet_s`."""
-    deadline = time.monotonic() + limit_s
-    quiet_since = time.monotonic()
-    while time.monotonic() < deadline:
-        events = await platform.poll(0.5)
+    """Answer outputs until every service has taken in everything sent to it, the
+    platform has received everything the services published, and nothing new has come
+    for `quiet_s` (longer than the notifier's 1 s firing poll, since timers fall due
+    as the event time the services just consumed moves on). Gives up, and says so,
+    only when nothing moved for `stalled_s`: a busy machine is slow, not stuck."""
+    settled_since: float | None = None
+    moved, last = time.monotonic(), None
+    shown = 0.0
+    while time.monotonic() - moved < stalled_s:
+        events = await platform.poll(0.25)
         if events:
-            quiet_since = time.monotonic()
             await platform.react(events, now)
         expected = {
             name: sum(platform.published[t] for t in INPUTS_OF[name] if t != "matches")
             + (platform.outputs_of("matches") if "matches" in INPUTS_OF[name] else 0)
             for name in SERVICES
         }
-        seen = {name: await asyncio.to_thread(_seen_by, deployment, name) for name in SERVICES}
-        behind = {n: expected[n] - seen[n] for n in SERVICES if seen[n] < expected[n]}
-        if behind:
-            quiet_since = time.monotonic()
-            say("  waiting: " + ", ".join(f"{n} {seen[n]}/{expected[n]}" for n in behind))
-        elif time.monotonic() - quiet_since > quiet_s:
+        counters = {n: await asyncio.to_thread(_counters, deployment, n) for n in SERVICES}
+        seen = {n: c[0] if c else -1 for n, c in counters.items()}
+        published = sum(c[1] for c in counters.values() if c)
+        behind = {n for n in SERVICES if seen[n] < expected[n]}
+        if (seen, published) != last:
+            moved, last = time.monotonic(), (seen, published)
+        if events or behind or published > sum(platform.outputs.values()):
+            settled_since = None
+            if behind and time.monotonic() - shown > 2.0:
+                shown = time.monotonic()
+                say("  waiting: " + ", ".join(f"{n} {seen[n]}/{expected[n]}" for n in behind))
+        elif settled_since is None:
+            settled_since = time.monotonic()
+        elif time.monotonic() - settled_since > quiet_s:
             return
-    say("  (gave up waiting; continuing)")
+    say(f"  (nothing moved for {stalled_s:.0f} s; continuing)")
+
+
+class StoryGap(Exception):
+    """A stage of the demo's story did not happen as it should."""
+
+    def __init__(self, stage: str, sentence: str) -> None:
+        super().__init__(sentence)
+        self.stage = stage
+
+    @classmethod
+    def nothing(cls, stage: str, sentence: str) -> StoryGap:
+        return cls(stage, f"the {stage} stage produced nothing: {sentence}")
+
+
+def _log_of(deployment: Deployment, service: str) -> str:
+    return f"see {deployment.logs / f'{service}.log'}"
+
+
+def check_matching(platform: SamplePlatform, people: Population, deployment: Deployment) -> None:
+    if platform.received("match.proposed"):
+        return
+    signups = f"{len(people.everyone)} people signed up but the matcher proposed no match"
+    if sum(m.capacity for m in people.mentors) == 0:
+        cause = "every mentor has capacity 0, so no mentor has a free seat"
+    else:
+        cause = (
+            "no mentee shares a programme, a language and a close enough time zone with a "
+            "mentor who has room, or the matcher did not take in the profiles"
+        )
+    raise StoryGap.nothing(
+        "matching", f"{signups}. Likely cause: {cause} ({_log_of(deployment, 'matcher')})."
+    )
+
+
+def check_mentorships(platform: SamplePlatform, deployment: Deployment) -> None:
+    if platform.received("mentorship.started"):
+        return
+    proposals = platform.received("match.proposed")
+    if platform.accepted == 0:
+        raise StoryGap.nothing(
+            "mentorships",
+            f"nobody accepted any of the {proposals} proposals, so no mentorship could start. "
+            "Likely cause: too few proposals for the sample platform's 80% acceptance to "
+            "show (run with more people).",
+        )
+    raise StoryGap.nothing(
+        "mentorships",
+        f"both people accepted {platform.accepted} of {proposals} proposals but no "
+        "mentorship started. Likely cause: the matcher did not apply the answers on the "
+        f"responses topic ({_log_of(deployment, 'matcher')}).",
+    )
+
+
+def check_introductions(platform: SamplePlatform, deployment: Deployment) -> None:
+    if platform.received("introduction.suggested"):
+        return
+    most = max((pair.sessions for pair in platform.pairs.values()), default=0)
+    if most < 2:
+        cause = (
+            "no mentorship completed the 2 sessions after which the network suggests "
+            "introductions (run more weeks)"
+        )
+    else:
+        cause = (
+            "the network did not take in the sessions, or found nobody two hops away who is "
+            f"open to introductions ({_log_of(deployment, 'network')})"
+        )
+    raise StoryGap.nothing(
+        "introductions",
+        f"{platform.sessions} sessions were completed in {len(platform.pairs)} mentorships "
+        f"but the network suggested no introduction. Likely cause: {cause}.",
+    )
+
+
+def check_nudges(platform: SamplePlatform, weeks: int, deployment: Deployment) -> None:
+    if platform.received("nudge.emitted"):
+        return
+    quiet = sum(1 for pair in platform.pairs.values() if pair.style != "steady")
+    if weeks < 2:
+        cause = (
+            f"{weeks} simulated week is less than the 14 days of silence the first nudge waits for"
+        )
+    else:
+        cause = (
+            "the notifier's rules are switched off for these programmes, or its event-time "
+            f"clock did not move on ({_log_of(deployment, 'notifier')})"
+        )
+    raise StoryGap.nothing(
+        "nudges",
+        f"{quiet} of {len(platform.pairs)} mentorships went quiet over {weeks} weeks but the "
+        f"notifier sent no nudge. Likely cause: {cause}.",
+    )
 
 
 Summariser = Callable[[Any], Awaitable[list[str]]]
@@ -284,33 +418,94 @@ def _summarisers() -> dict[str, Summariser]:
     return found
 
 
+def _size(removed: dict[str, int]) -> str:
+    return f"{sum(removed.values()) / 1e6:.1f} MB"
+
+
+async def clean_start(deployment: Deployment, say: Callable[[str], None]) -> None:
+    """Give this run a state of its own, and say how. The embedded stack's state
+    directory belongs to the demo: stop whatever a previous run left running there and
+    delete its storage and logs. Against a configured Kafka and MongoDB, nothing is
+    deleted: this run gets topics and databases of its own."""
+    if not deployment.embedded:
+        run = "demo" + datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        deployment.settings = deployment.settings.model_copy(
+            update={"topic_prefix": run, "database_prefix": run}
+        )
+        say(f"clean start: this run has topics and databases of its own, named {run}.*; "
+            "earlier runs' are left as they were")  # fmt: skip
+        return
+    stack = deployment.local_stack()
+    where = deployment.settings.state_dir
+    left_running = stack.running()
+    stack.down()
+    removed = stack.forget(logs=True)
+    if left_running:
+        say(f"clean start: stopped the stack an earlier run left running in {where} and "
+            f"deleted its database and logs ({_size(removed)})")  # fmt: skip
+    elif removed:
+        say(f"clean start: deleted the previous run's database and logs in {where} "
+            f"({_size(removed)})")  # fmt: skip
+    else:
+        say(f"clean start: first run in {where}")
+    say("the broker keeps this run's events in memory; nothing is kept after the demo")
+
+
 async def run_demo(
     settings: Settings,
     mentees: int = 220,
     mentors: int = 90,
     weeks: int = 10,
     out: Path = Path("out"),
+    mentor_capacity: int | None = None,
 ) -> int:
     say = _printer()
     say(f"MentorMesh demo: {mentees} mentees, {mentors} mentors, {weeks} simulated weeks")
     deployment = Deployment(settings)
     started = time.monotonic()
     try:
+        await clean_start(deployment, say)
         say("starting the local Kafka broker, MongoDB and the three services ...")
-        await deployment.start()
+        await deployment.start_stack()
+        before = await remembered(deployment.settings)
+        if before.database_remembers or before.broker_remembers:
+            raise StoryGap(
+                "clean start",
+                "the database and the broker were to start empty but hold "
+                f"{before.database_line()} and {before.committed} consumed messages",
+            )
+        await deployment.start_services()
         settings = deployment.settings
         for name, svc in deployment.services.items():
-            say(f"  {name}: pid {svc.process.pid}, {svc.base_url}/metrics")
+            say(f"  {name}: pid {svc.process.pid}, {svc.base_url}/metrics, log {svc.log}")
+        people = population(mentees, mentors)
+        if mentor_capacity is not None:
+            people = replace(
+                people,
+                mentors=[
+                    m.model_copy(update={"capacity": mentor_capacity}) for m in people.mentors
+                ],
+            )
         async with SamplePlatform(settings) as platform:
-            people = population(mentees, mentors)
             for profile in people.everyone:
                 await platform.send(profile, platform.start)
             for body in (b"{not json", b'{"specversion": "1.0"}'):
                 await platform.send_raw("profiles", body)
             say(f"published {len(people.everyone)} profiles (and 2 malformed messages)")
+            graph = platform_graph(people, platform.start)
+            for connection in graph.connections:
+                await platform.send(connection, platform.start)
+            kinds = Counter(c.kind for c in graph.connections)
+            say(
+                f"published the platform's graph: {len(graph.connections)} connections ("
+                + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+                + f") among {len(set(graph.company.values()))} companies"
+            )
             await settle(platform, deployment, platform.start + timedelta(days=1), say)
-            say(f"matching settled: {platform.outputs['mentormesh.mentorship.started.v1']} "
-                f"mentorships started")  # fmt: skip
+            say(f"matching settled: {platform.received('match.proposed')} proposals, "
+                f"{platform.received('mentorship.started')} mentorships started")  # fmt: skip
+            check_matching(platform, people, deployment)
+            check_mentorships(platform, deployment)
             for week in range(weeks):
                 await platform.live_week(week)
                 now = platform.start + timedelta(weeks=week + 1)
@@ -321,24 +516,39 @@ async def run_demo(
                 )
                 say(f"week {week + 1:2d}: published {sum(platform.published.values())} events; "
                     f"received {received}")  # fmt: skip
-        await _summary(settings, deployment, platform, out, say, time.monotonic() - started)
+            check_introductions(platform, deployment)
+            check_nudges(platform, weeks, deployment)
+        await _summary(settings, deployment, platform, graph, out, say, time.monotonic() - started)
         return 0
+    except StoryGap as gap:
+        say("")
+        say(f"DEMO FAILED: {gap}")
+        return 1
     finally:
         say("stopping everything the demo started ...")
-        deployment.stop()
+        killed = deployment.stop()
+        if killed:
+            say(f"  had to kill {', '.join(killed)} after the grace period")
 
 
 async def _summary(
     settings: Settings,
     deployment: Deployment,
     platform: SamplePlatform,
+    graph: PlatformGraph,
     out: Path,
     say: Callable[[str], None],
     elapsed: float,
 ) -> None:
     say("")
     say("=" * 72)
-    say(f"SUMMARY after {elapsed:.0f} s")
+    sent, received = sum(platform.published.values()), sum(platform.outputs.values())
+    say(f"SUMMARY of this run: {elapsed:.0f} s, {sent} events published "
+        f"({sent / elapsed:.0f} events/s), {received} received")  # fmt: skip
+    say(f"the story: {platform.received('match.proposed')} proposals -> "
+        f"{platform.received('mentorship.started')} mentorships -> {platform.sessions} sessions "
+        f"-> {platform.received('introduction.suggested')} introductions; "
+        f"{platform.received('nudge.emitted')} nudges")  # fmt: skip
     for name in SERVICES:
         _, text = await asyncio.to_thread(deployment.services[name].get, "/metrics")
         consumed = int(_metric_sum(text, "mentormesh_events_consumed_total"))
@@ -358,6 +568,9 @@ async def _summary(
             say(f"--- {name} ---")
             for line in await summarise(client[settings.database_name(name)]):
                 say(line)
+            if name == "network":
+                for line in await _crossings(client[settings.database_name(name)], graph, platform):
+                    say(line)
         with contextlib.suppress(ImportError, AttributeError):
             from services.network.report import draw_network
 
@@ -370,19 +583,33 @@ async def _summary(
     say("=" * 72)
 
 
+async def _crossings(db: Any, graph: PlatformGraph, platform: SamplePlatform) -> list[str]:
+    """How far introductions reached across the platform's own boundaries."""
+    mentor_of = {pair.mentee_id: pair.mentor_id for pair in platform.pairs.values()}
+    made, accepted = Counter[str](), Counter[str]()
+    async for intro in db["introductions"].find({}, {"person": 1, "candidate": 1, "status": 1}):
+        a, b = intro["person"], intro["candidate"]
+        crossed = {
+            "company": not graph.same_company(a, b),
+            "group": not graph.share_a_group(a, b),
+            "star": mentor_of.get(a) != mentor_of.get(b),
+        }
+        for what, yes in crossed.items():
+            made[what] += yes
+            accepted[what] += yes and intro["status"] == "connected"
+        made["all"] += 1
+        accepted["all"] += intro["status"] == "connected"
+    return [
+        f"introductions crossing the platform's boundaries (of {made['all']} suggested, "
+        f"{accepted['all']} accepted): {made['company']} across companies "
+        f"({accepted['company']} accepted), {made['group']} between people with no meetup "
+        f"group in common ({accepted['group']} accepted), {made['star']} between "
+        f"mentees of different mentors ({accepted['star']} accepted)"
+    ]
+
+
 def _printer() -> Callable[[str], None]:
     def say(line: str) -> None:
         print(re.sub(r"\s+$", "", line), flush=True)
 
     return say
-
-
-def main(settings: Settings | None = None) -> int:
-    settings = settings or Settings(state_dir=Path(".mentormesh/demo"))
-    try:
-        return asyncio.run(run_demo(settings))
-    except KeyboardInterrupt:
-        return 130
-    except RuntimeError as exc:
-        print(f"demo failed: {exc}", file=sys.stderr)
-        return 1

@@ -12,11 +12,22 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.local_stack import LocalStack, StackState, free_port, stop_pid
+from shared.local_stack import BrokerStorage, LocalStack, StackState, free_port, stop_pids
 from shared.settings import Settings
 
 SERVICES = ("matcher", "network", "notifier")
 ROOT = Path(__file__).resolve().parent.parent
+# A service given SIGTERM finishes the batch in flight within its own shutdown grace
+# (`Settings.shutdown_grace_s` where the runtime has it, 20 s by default), then stops
+# its background loops and closes its clients: SIGKILL only well after that.
+SERVICE_GRACE_S = 20.0
+SERVICE_KILL_MARGIN_S = 15.0
+
+
+def kill_after_s(settings: Settings) -> float:
+    """How long `stop` waits after SIGTERM before it SIGKILLs a service."""
+    grace = float(getattr(settings, "shutdown_grace_s", SERVICE_GRACE_S))
+    return grace + SERVICE_KILL_MARGIN_S
 
 
 @dataclass
@@ -24,6 +35,7 @@ class ServiceProcess:
     name: str
     http_port: int
     process: subprocess.Popen[bytes]
+    log: Path
 
     @property
     def base_url(self) -> str:
@@ -41,26 +53,53 @@ class ServiceProcess:
 @dataclass
 class Deployment:
     settings: Settings
+    broker_storage: BrokerStorage = BrokerStorage.MEMORY
     stack: LocalStack | None = None
     state: StackState | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
+    @property
+    def embedded(self) -> bool:
+        """Whether this deployment runs its own broker and database (no Kafka or
+        MongoDB configured)."""
+        return self.settings.kafka_bootstrap is None or self.settings.mongo_uri is None
+
+    @property
+    def logs(self) -> Path:
+        return self.settings.state_dir / "logs"
+
+    def local_stack(self) -> LocalStack:
+        return LocalStack(
+            self.settings.state_dir,
+            self.settings.kafka_port,
+            self.settings.mongo_port,
+            self.broker_storage,
+        )
+
     async def start(
         self, extra_env: dict[str, str] | None = None, ready_timeout: float = 90
     ) -> None:
-        if self.settings.kafka_bootstrap is None or self.settings.mongo_uri is None:
-            self.stack = LocalStack(
-                self.settings.state_dir, self.settings.kafka_port, self.settings.mongo_port
-            )
-            self.state = await self.stack.up()
-            self.settings = self.settings.model_copy(
-                update={
-                    "kafka_bootstrap": self.state.kafka_bootstrap,
-                    "mongo_uri": self.state.mongo_uri,
-                }
-            )
-        logs = self.settings.state_dir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
+        await self.start_stack()
+        await self.start_services(extra_env, ready_timeout)
+
+    async def start_stack(self) -> None:
+        """The embedded broker and database, unless Kafka and MongoDB are configured."""
+        if not self.embedded:
+            return
+        self.stack = self.local_stack()
+        self.state = await self.stack.up()
+        self.settings = self.settings.model_copy(
+            update={
+                "kafka_bootstrap": self.state.kafka_bootstrap,
+                "mongo_uri": self.state.mongo_uri,
+                "kafka_embedded": True,
+            }
+        )
+
+    async def start_services(
+        self, extra_env: dict[str, str] | None = None, ready_timeout: float = 90
+    ) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
         for name in SERVICES:
             port = free_port()
             env = dict(os.environ)
@@ -71,19 +110,21 @@ class Deployment:
                     "MENTORMESH_TOPIC_PREFIX": self.settings.topic_prefix,
                     "MENTORMESH_DATABASE_PREFIX": self.settings.database_prefix,
                     "MENTORMESH_PARTITIONS": str(self.settings.partitions),
+                    "MENTORMESH_KAFKA_EMBEDDED": str(self.settings.on_embedded_broker()).lower(),
                     "MENTORMESH_HTTP_PORT": str(port),
                     **(extra_env or {}),
                 }
             )
+            log = self.logs / f"{name}.log"
             proc = subprocess.Popen(
                 [sys.executable, "-m", f"services.{name}"],
                 cwd=ROOT,
                 env=env,
-                stdout=(logs / f"{name}.log").open("ab"),
+                stdout=log.open("ab"),
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-            self.services[name] = ServiceProcess(name, port, proc)
+            self.services[name] = ServiceProcess(name, port, proc, log)
         await self.wait_ready(ready_timeout)
 
     async def wait_ready(self, timeout: float) -> None:
@@ -93,9 +134,8 @@ class Deployment:
             for name in list(pending):
                 service = self.services[name]
                 if service.process.poll() is not None:
-                    log = self.settings.state_dir / "logs" / f"{name}.log"
                     raise RuntimeError(
-                        f"{name} exited with {service.process.returncode}; see {log}"
+                        f"{name} exited with {service.process.returncode}; see {service.log}"
                     )
                 status, _ = await asyncio.to_thread(service.get, "/readyz")
                 if status == 200:
@@ -104,11 +144,15 @@ class Deployment:
                 raise RuntimeError(f"not ready after {timeout:.0f} s: {', '.join(sorted(pending))}")
             await asyncio.sleep(0.3)
 
-    def stop(self) -> None:
+    def stop(self) -> list[str]:
+        """Stop the services together (SIGTERM, then SIGKILL after their own grace and
+        a margin), then the stack. Returns the services that had to be killed."""
+        by_pid = {svc.process.pid: name for name, svc in self.services.items()}
+        killed = stop_pids(by_pid, kill_after_s(self.settings))
         for service in self.services.values():
-            stop_pid(service.process.pid, timeout=20)
             service.process.wait()
         self.services.clear()
         if self.stack is not None:
             self.stack.down()
             self.stack = None
+        return [by_pid[pid] for pid in killed]

@@ -12,16 +12,24 @@ from collections.abc import Awaitable, Callable
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
+BeforeScrape = Callable[[], Awaitable[None]]
 
 
 class OpsServer:
     def __init__(
-        self, host: str, port: int, registry: CollectorRegistry, readiness: ReadinessCheck
+        self,
+        host: str,
+        port: int,
+        registry: CollectorRegistry,
+        readiness: ReadinessCheck,
+        before_scrape: BeforeScrape | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self._registry = registry
         self._readiness = readiness
+        # Sets the gauges that are read at scrape time (`ServiceMetrics.refresh`).
+        self._before_scrape = before_scrape
         self._server: asyncio.Server | None = None
 
     async def start(self) -> int:
@@ -63,5 +71,7 @@ class OpsServer:
             status = "200 OK" if all(checks.values()) else "503 Service Unavailable"
             return status, "text/plain", body
         if path == "/metrics":
+            if self._before_scrape is not None:
+                await self._before_scrape()
             return "200 OK", CONTENT_TYPE_LATEST, generate_latest(self._registry)
         return "404 Not Found", "text/plain", b"not found\n"

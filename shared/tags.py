@@ -14,6 +14,8 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
+from shared.languages import LanguageMatching, standard_tag
+
 # Canonical tag -> variants that mean the same thing. Variants are normalised with the
 # same rules before lookup, so "Node.js", "node js" and "NodeJS" need one entry each at most.
 TAG_SYNONYMS: Mapping[str, tuple[str, ...]] = {
@@ -49,28 +51,6 @@ TAG_SYNONYMS: Mapping[str, tuple[str, ...]] = {
     "leadership": ("tech leadership", "technical leadership"),
     "security": ("infosec", "cybersecurity", "cyber security"),
     "devops": ("dev ops",),
-}
-
-# Spoken languages: ISO 639-1 codes and common variants. Kept apart from TAG_SYNONYMS
-# because "go" or "it" mean something else as a skill.
-LANGUAGE_SYNONYMS: Mapping[str, tuple[str, ...]] = {
-    "english": ("en", "eng"),
-    "french": ("fr", "francais", "français"),
-    "german": ("de", "deutsch"),
-    "spanish": ("es", "espanol", "español", "castellano"),
-    "portuguese": ("pt", "portugues", "português"),
-    "italian": ("it", "italiano"),
-    "dutch": ("nl", "nederlands"),
-    "polish": ("pl", "polski"),
-    "hindi": ("hi",),
-    "mandarin": ("zh", "chinese", "mandarin chinese"),
-    "japanese": ("ja", "jp"),
-    "korean": ("ko",),
-    "arabic": ("ar",),
-    "russian": ("ru",),
-    "ukrainian": ("uk", "ua"),
-    "turkish": ("tr",),
-    "swahili": ("sw",),
 }
 
 # Abbreviations safe to expand inside a longer tag ("ML engineering").
@@ -167,7 +147,6 @@ class TagNormaliser:
 
 
 DEFAULT_TAGS = TagNormaliser(TAG_SYNONYMS, WORD_SYNONYMS)
-DEFAULT_LANGUAGES = TagNormaliser(LANGUAGE_SYNONYMS)
 
 
 def normalise_tag(raw: str) -> str:
@@ -176,4 +155,6 @@ def normalise_tag(raw: str) -> str:
 
 
 def normalise_language(raw: str) -> str:
-    return DEFAULT_LANGUAGES(raw)
+    """The language a code, locale or name stands for (`en` for `en-GB` and
+    `English`); spoken languages are BCP 47 tags, see `shared/languages.py`."""
+    return LanguageMatching().key(standard_tag(raw))

@@ -24,6 +24,10 @@ class Topics:
         return f"{self.prefix}.responses"
 
     @property
+    def connections(self) -> str:
+        return f"{self.prefix}.connections"
+
+    @property
     def matches(self) -> str:
         return f"{self.prefix}.matches"
 
@@ -38,7 +42,7 @@ class Topics:
     @property
     def inputs(self) -> tuple[str, ...]:
         """Topics that platforms publish to."""
-        return (self.profiles, self.activity, self.responses)
+        return (self.profiles, self.activity, self.responses, self.connections)
 
     @property
     def outputs(self) -> tuple[str, ...]:

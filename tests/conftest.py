@@ -39,7 +39,12 @@ def _containers() -> Iterator[Stack]:
         host = mongo.get_container_host_ip()
         port = mongo.get_exposed_port(27017)
         mongo.exec(["mongosh", "--quiet", "--eval", "rs.initiate()"])
-        yield Stack(kafka.get_bootstrap_server(), f"mongodb://{host}:{port}/?directConnection=true")
+        yield Stack(
+            kafka.get_bootstrap_server(),
+            f"mongodb://{host}:{port}/?directConnection=true",
+            embedded=False,
+            single_broker=True,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +54,9 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
         return
     configured = Settings()
     if configured.kafka_bootstrap and configured.mongo_uri:
-        yield Stack(configured.kafka_bootstrap, configured.mongo_uri)
+        # Your own cluster: MENTORMESH_KAFKA_EMBEDDED and the topic settings come from
+        # the environment too.
+        yield Stack(configured.kafka_bootstrap, configured.mongo_uri, configured.kafka_embedded)
         return
     import asyncio
 

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 from shared.clock import Clock
 from shared.events import CloudEvent, TopicKey, parse_event
 from shared.runtime import ServiceRuntime, ServiceSpec
-from shared.service import ServiceHost, ensure_topics
+from shared.service import ServiceHost, ensure_topics, group_id
 from shared.settings import Settings
 from shared.topics import Topics
 
@@ -33,9 +34,21 @@ ROOT = Path(__file__).resolve().parent.parent
 class Stack:
     kafka_bootstrap: str
     mongo_uri: str
+    # The embedded broker unless said otherwise: it needs the producer not idempotent
+    # (`Settings.kafka_embedded`).
+    embedded: bool = True
+    # A one-broker cluster (the test containers) holds one replica of each topic.
+    single_broker: bool = False
 
     def settings(self, **overrides: Any) -> Settings:
-        return Settings(kafka_bootstrap=self.kafka_bootstrap, mongo_uri=self.mongo_uri, **overrides)
+        base: dict[str, Any] = {"kafka_embedded": self.embedded}
+        if self.single_broker:
+            base.update(topic_replication_factor=1, topic_min_insync_replicas=1)
+        return Settings(
+            kafka_bootstrap=self.kafka_bootstrap,
+            mongo_uri=self.mongo_uri,
+            **{**base, **overrides},
+        )
 
 
 async def fresh_settings(stack: Stack, **overrides: Any) -> Settings:
@@ -109,6 +122,49 @@ async def read_records(
     return records
 
 
+async def read_to_end(
+    settings: Settings, topic_key: str, timeout: float = 60.0
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of a topic: each partition read from its beginning up to the end
+    offset it has when this is called. Call it once the services are quiet, and compare
+    the whole set: a claim of "exactly these and nothing else" needs all of it."""
+    topic = topic_name(settings, topic_key)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.resolved_kafka(), enable_auto_commit=False
+    )
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        deadline = time.monotonic() + timeout
+        # Past the reported end offsets, until a fetch comes back empty: the embedded
+        # broker (Tansu 0.6) reports the end of a topic as the last batch's base offset
+        # + 1, which can be short of the last record.
+        while True:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: end offsets not reached after {len(records)}")
+            batch = await consumer.getmany(*partitions, timeout_ms=300)
+            for part in batch.values():
+                records.extend(part)
+            if not batch and not [p for p in partitions if await consumer.position(p) < ends[p]]:
+                break
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def read_events_to_end(
+    settings: Settings, topic_key: TopicKey, timeout: float = 60.0
+) -> list[CloudEvent[Any]]:
+    """`read_to_end` of a MentorMesh output topic, parsed."""
+    return [
+        parse_event(r.value, topic_key) for r in await read_to_end(settings, topic_key, timeout)
+    ]
+
+
 async def consume_until(
     settings: Settings,
     topic_key: TopicKey,
@@ -124,6 +180,19 @@ async def consume_until(
 
     await read_records(settings, topic_key, done, timeout)
     return events
+
+
+async def consumer_group(settings: Settings, service: str) -> tuple[str, int]:
+    """The state of a service's consumer group ("Stable" once a rebalance is over) and
+    how many members it has."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.resolved_kafka())
+    await admin.start()
+    try:
+        (reply,) = await admin.describe_consumer_groups([group_id(settings, service)])
+        (group,) = reply.to_object()["groups"]
+        return str(group["state"]), len(group["members"])
+    finally:
+        await admin.close()
 
 
 async def wait_for(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.2) -> None:
@@ -158,6 +227,9 @@ def service_env(settings: Settings, **extra: str) -> dict[str, str]:
             "MENTORMESH_TOPIC_PREFIX": settings.topic_prefix,
             "MENTORMESH_DATABASE_PREFIX": settings.database_prefix,
             "MENTORMESH_PARTITIONS": str(settings.partitions),
+            "MENTORMESH_KAFKA_EMBEDDED": str(settings.on_embedded_broker()).lower(),
+            "MENTORMESH_TOPIC_REPLICATION_FACTOR": str(settings.topic_replication_factor),
+            "MENTORMESH_TOPIC_MIN_INSYNC_REPLICAS": str(settings.topic_min_insync_replicas),
             "MENTORMESH_LOG_LEVEL": "WARNING",
         }
     )

@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 
 from .cohort import MODES, OBJECTIVES, InvalidCohort, Mode, Objective, solve
+from .cohort_scoring import Reasons, cohort_from_people
 from .solve_io import (
-    Reasons,
     SolveInputError,
     cohort_from_csv,
-    cohort_from_people,
     dump_document,
     read_people,
     result_document,
@@ -45,10 +44,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = solve_parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--scores", type=Path, metavar="SCORES.csv")
-    source.add_argument("--profiles", type=Path, metavar="PEOPLE.jsonl")
-    solve_parser.add_argument("--capacities", type=Path, metavar="CAPS.csv")
-    solve_parser.add_argument("--mode", choices=MODES, required=True)
+    source.add_argument(
+        "--scores", type=Path, metavar="SCORES.csv", help="allowed pairs: mentee,mentor,score"
+    )
+    source.add_argument(
+        "--profiles",
+        type=Path,
+        metavar="PEOPLE.jsonl",
+        help="profiles (or profile CloudEvents), scored by the matcher's model",
+    )
+    solve_parser.add_argument(
+        "--capacities", type=Path, metavar="CAPS.csv", help="with --scores: mentor,capacity"
+    )
+    solve_parser.add_argument(
+        "--mode", choices=MODES, required=True, help="optimal, stable or greedy (see above)"
+    )
     solve_parser.add_argument(
         "--objective",
         choices=OBJECTIVES,

@@ -19,8 +19,13 @@ mentor's capacity. Three ways to solve it:
 A mentee is matched at most once per programme they are enrolled in (an `Enrolment`), while a
 mentor's capacity is shared across programmes: every programme is solved in the same run, so
 an `optimal` cohort run maximises the total over all programmes without exceeding any mentor's
-overall capacity. (Nothing stops the same two people being paired in two programmes when the
-mentor has the capacity for both.)
+overall capacity. Two people are paired at most once, whatever the programme (as online: a pair
+is never proposed twice). In `optimal` this is exact: a pair allowed in several programmes goes
+through one extra row and column of the assignment problem (the pair's "gate"), which only one
+of its programmes can use and which then holds one seat of the mentor. In `stable` a mentor
+never holds the same mentee twice: offered a second enrolment of a mentee it holds, it keeps the
+one it prefers (a greedy choice on a laminar matroid, which deferred acceptance handles like
+capacities). In `greedy` a pair already chosen is skipped.
 
 Determinism. Enrolments and mentors are put in id order (code-point order of the strings)
 before solving, and pairs in (enrolment, mentor) order, so the row order of the input never
@@ -30,10 +35,11 @@ in `greedy` equal scores go in (enrolment, mentor) id order. Among several `opti
 with the same total, the one found by LAPJVsp on that canonical order is returned (the same
 for the same input and SciPy version).
 
-A blocking pair is an allowed pair, not matched together, where the mentee is unmatched or
-strictly prefers that mentor, and the mentor has spare capacity or strictly prefers that
-mentee to the least preferred mentee it holds. Strict preference is judged on the raw scores,
-so equal scores never block.
+A blocking pair is an allowed pair, not matched together, where the mentee (in that enrolment) is
+unmatched or strictly prefers that mentor, and the mentor would take them: when it holds the same
+mentee in another programme, if it strictly prefers this enrolment to that one; otherwise if it
+has spare capacity or strictly prefers that mentee to the least preferred mentee it holds. Strict
+preference is judged on the raw scores, so equal scores never block.
 """
 
 from __future__ import annotations
@@ -109,6 +115,8 @@ class Cohort:
     pair_mentor: IntArray
     score: FloatArray
     mentor_score: FloatArray
+    # The two people of each pair (mentee and mentor, whatever the programme), numbered.
+    pair_couple: IntArray
 
     @property
     def pair_count(self) -> int:
@@ -207,6 +215,11 @@ class Cohort:
         if n_pairs and np.any(mentee_names[rows] == mentor_names[cols]):
             k = int(np.argmax(mentee_names[rows] == mentor_names[cols]))
             raise InvalidCohort(f"{mentor_names[cols[k]]!r} cannot mentor themselves")
+        mentee_number = {name: i for i, name in enumerate(sorted(set(mentee_names)))}
+        enrolment_mentee = np.array([mentee_number[m] for m in mentee_names], dtype=np.int64)
+        pair_mentee = enrolment_mentee[rows] if n_pairs else np.zeros(0, dtype=np.int64)
+        couple_key = pair_mentee * max(len(sorted_mentors), 1) + cols
+        _, pair_couple = np.unique(couple_key, return_inverse=True)
         return cls(
             enrolments=sorted_enrolments,
             mentors=sorted_mentors,
@@ -215,6 +228,7 @@ class Cohort:
             pair_mentor=cols.astype(np.int64),
             score=np.asarray(score, dtype=np.float64)[order],
             mentor_score=np.asarray(mentor_score, dtype=np.float64)[order],
+            pair_couple=np.asarray(pair_couple, dtype=np.int64).reshape(-1),
         )
 
 
@@ -287,23 +301,30 @@ def optimal_matching(cohort: Cohort, objective: Objective = "score") -> Matching
     if cohort.pair_count == 0:
         return _matching(cohort, [])
     rows, cols = cohort.pair_enrolment, cohort.pair_mentor
-    # A mentor never needs more seats than the enrolments that may choose them.
-    seats = np.minimum(cohort.capacity, np.bincount(cols, minlength=len(cohort.mentors)))
+    # Pairs of two people allowed in several programmes go through their couple's gate.
+    couple_size = np.bincount(cohort.pair_couple)
+    gated = couple_size[cohort.pair_couple] > 1
+    gate_couples = np.flatnonzero(couple_size > 1)
+    gate_of_couple = np.full(len(couple_size), -1, dtype=np.int64)
+    gate_of_couple[gate_couples] = np.arange(len(gate_couples), dtype=np.int64)
+    n_gates = len(gate_couples)
+    gate_mentor = np.zeros(n_gates, dtype=np.int64)
+    gate_mentor[gate_of_couple[cohort.pair_couple[gated]]] = cols[gated]
+    # A mentor never needs more seats than the rows that may take one of them.
+    n_mentors = len(cohort.mentors)
+    users = np.bincount(cols[~gated], minlength=n_mentors) + np.bincount(
+        gate_mentor, minlength=n_mentors
+    )
+    seats = np.minimum(cohort.capacity, users)
     first_seat = np.concatenate(([0], np.cumsum(seats)))
     n_seats = int(first_seat[-1])
-    # Each allowed pair becomes one edge per seat of its mentor.
-    copies = seats[cols]
-    edge_pair = np.repeat(np.arange(cohort.pair_count, dtype=np.int64), copies)
-    seat_offset = np.arange(len(edge_pair), dtype=np.int64) - np.repeat(
-        np.cumsum(copies) - copies, copies
-    )
-    edge_col = first_seat[cols[edge_pair]] + seat_offset
+    first_gate_column = n_seats + n
 
-    # Minimise cost = constant - score. Every row is matched exactly once (to a seat or to its
-    # own "unmatched" column), so a per-row constant does not change the optimum; it keeps
-    # every cost >= 1, as LAPJVsp treats zero entries as missing edges.
+    # Minimise cost = constant - score. Every row is matched exactly once (to a seat, a gate
+    # or its own "unmatched" column; a gate's row to its gate or a seat of its mentor), so a
+    # per-row constant does not change the optimum; it keeps every cost >= 1, as LAPJVsp
+    # treats zero entries as missing edges.
     top = max(float(cohort.score.max()), 0.0)
-    edge_cost = 1.0 + top - cohort.score[edge_pair]
     if objective == "score":
         unmatched_cost = 1.0 + top  # an unmatched mentee scores 0
     else:
@@ -311,21 +332,62 @@ def optimal_matching(cohort: Cohort, objective: Objective = "score") -> Matching
         # others: k matched edges cost at most k * (1 + spread), k - 1 of them at least k - 1.
         spread = top - float(cohort.score.min())
         unmatched_cost = n * spread + 2.0
+
+    def to_seats(row_of: IntArray, mentor_of: IntArray, cost: FloatArray) -> tuple[
+        FloatArray, IntArray, IntArray
+    ]:  # fmt: skip
+        """One edge per seat of each edge's mentor."""
+        copies = seats[mentor_of]
+        edge = np.repeat(np.arange(len(mentor_of), dtype=np.int64), copies)
+        offset = np.arange(len(edge), dtype=np.int64) - np.repeat(
+            np.cumsum(copies) - copies, copies
+        )
+        return cost[edge], row_of[edge], first_seat[mentor_of[edge]] + offset
+
+    open_cost, open_rows, open_cols = to_seats(
+        rows[~gated], cols[~gated], 1.0 + top - cohort.score[~gated]
+    )
+    gate_rows = n + np.arange(n_gates, dtype=np.int64)
+    gate_columns = first_gate_column + np.arange(n_gates, dtype=np.int64)
+    keeper_cost, keeper_rows, keeper_cols = to_seats(gate_rows, gate_mentor, np.ones(n_gates))
+    costs = (
+        open_cost,
+        1.0 + top - cohort.score[gated],  # an enrolment through its couple's gate
+        np.full(n, unmatched_cost),
+        np.ones(n_gates),  # a gate's row on its own gate: the gate is unused
+        keeper_cost,  # a gate's row on a seat: the gate holds that seat for its pair
+    )
     matrix = sp.csr_array(
         (
-            np.concatenate((edge_cost, np.full(n, unmatched_cost))),
+            np.concatenate(costs),
             (
-                np.concatenate((rows[edge_pair], np.arange(n, dtype=np.int64))),
-                np.concatenate((edge_col, n_seats + np.arange(n, dtype=np.int64))),
+                np.concatenate(
+                    (open_rows, rows[gated], np.arange(n, dtype=np.int64), gate_rows, keeper_rows)
+                ),
+                np.concatenate(
+                    (
+                        open_cols,
+                        first_gate_column + gate_of_couple[cohort.pair_couple[gated]],
+                        n_seats + np.arange(n, dtype=np.int64),
+                        gate_columns,
+                        keeper_cols,
+                    )
+                ),
             ),
         ),
-        shape=(n, n_seats + n),
+        shape=(n + n_gates, first_gate_column + n_gates),
     )
     row_ind, col_ind = min_weight_full_bipartite_matching(matrix)
+    row_ind, col_ind = np.asarray(row_ind, dtype=np.int64), np.asarray(col_ind, dtype=np.int64)
+    enrolment_rows = row_ind < n
+    row_ind, col_ind = row_ind[enrolment_rows], col_ind[enrolment_rows]
+    seat_mentor = np.repeat(np.arange(n_mentors, dtype=np.int64), seats)
     on_seat = col_ind < n_seats
-    seat_mentor = np.repeat(np.arange(len(cohort.mentors), dtype=np.int64), seats)
-    chosen_rows = np.asarray(row_ind, dtype=np.int64)[on_seat]
-    chosen_mentors = seat_mentor[np.asarray(col_ind, dtype=np.int64)[on_seat]]
+    through_gate = col_ind >= first_gate_column
+    chosen_rows = np.concatenate((row_ind[on_seat], row_ind[through_gate]))
+    chosen_mentors = np.concatenate(
+        (seat_mentor[col_ind[on_seat]], gate_mentor[col_ind[through_gate] - first_gate_column])
+    )
     return _matching(cohort, _pair_index(cohort, chosen_rows, chosen_mentors))
 
 
@@ -363,9 +425,12 @@ def stable_matching(cohort: Cohort) -> Matching:
     rank_list: list[int] = rank.tolist()
     mentor_of: list[int] = cols.tolist()
     capacity: list[int] = cohort.capacity.tolist()
+    couple_of: list[int] = cohort.pair_couple.tolist()
     next_choice = start_list[:-1].copy()
     # Per mentor, a heap of (-rank, pair, enrolment): the root is the least preferred held.
     held: list[list[tuple[int, int, int]]] = [[] for _ in range(n_mentors)]
+    # What each couple's mentor holds of that mentee (one enrolment at most).
+    holding: dict[int, tuple[int, int, int]] = {}
     free = list(range(n - 1, -1, -1))
     while free:
         mentee = free.pop()
@@ -377,29 +442,48 @@ def stable_matching(cohort: Cohort) -> Matching:
                 continue
             heap = held[mentor]
             offer = (-rank_list[pair], pair, mentee)
+            couple = couple_of[pair]
+            same = holding.get(couple)
+            if same is not None:
+                # The mentor holds this mentee in another programme: keeps the one it prefers.
+                if offer < same:
+                    continue
+                heap.remove(same)
+                heapq.heapify(heap)
+                heapq.heappush(heap, offer)
+                holding[couple] = offer
+                free.append(same[2])
+                break
             if len(heap) < capacity[mentor]:
                 heapq.heappush(heap, offer)
+                holding[couple] = offer
                 break
             if offer > heap[0]:
-                _, _, rejected = heapq.heapreplace(heap, offer)
-                free.append(rejected)
+                dropped = heapq.heapreplace(heap, offer)
+                del holding[couple_of[dropped[1]]]
+                holding[couple] = offer
+                free.append(dropped[2])
                 break
     return _matching(cohort, (pair for heap in held for _, pair, _ in heap))
 
 
 def greedy_matching(cohort: Cohort) -> Matching:
-    """Highest score first; equal scores in (enrolment, mentor) id order."""
+    """Highest score first, skipping a pair already chosen in another programme; equal
+    scores in (enrolment, mentor) id order."""
     order = np.lexsort((cohort.pair_mentor, cohort.pair_enrolment, -cohort.score)).tolist()
     mentee_of: list[int] = cohort.pair_enrolment.tolist()
     mentor_of: list[int] = cohort.pair_mentor.tolist()
+    couple_of: list[int] = cohort.pair_couple.tolist()
     room: list[int] = cohort.capacity.tolist()
     matched = [False] * len(cohort.enrolments)
+    paired: set[int] = set()
     chosen: list[int] = []
     for pair in order:
-        mentee, mentor = mentee_of[pair], mentor_of[pair]
-        if not matched[mentee] and room[mentor] > 0:
+        mentee, mentor, couple = mentee_of[pair], mentor_of[pair], couple_of[pair]
+        if not matched[mentee] and room[mentor] > 0 and couple not in paired:
             matched[mentee] = True
             room[mentor] -= 1
+            paired.add(couple)
             chosen.append(pair)
     return _matching(cohort, chosen)
 
@@ -420,4 +504,11 @@ def blocking_pairs(cohort: Cohort, chosen: IntArray) -> int:
     np.minimum.at(least_liked, cols[chosen], cohort.mentor_score[chosen])
     has_room = load[cols] < cohort.capacity[cols]
     mentor_wants = has_room | (cohort.mentor_score > least_liked[cols])
+    # A mentor holding the same mentee in another programme would take this enrolment only
+    # instead of that one.
+    held_as = np.full(int(cohort.pair_couple.max(initial=-1)) + 1, np.nan)
+    held_as[cohort.pair_couple[chosen]] = cohort.mentor_score[chosen]
+    other = held_as[cohort.pair_couple]
+    holds_mentee = ~np.isnan(other)
+    mentor_wants = np.where(holds_mentee, cohort.mentor_score > other, mentor_wants)
     return int(np.count_nonzero(~is_chosen & mentee_wants & mentor_wants))

@@ -1,19 +1,24 @@
-"""Composition root: the matcher's handlers, policies, clock and expiry loop as a service."""
+"""Composition root: the matcher's handlers, policies, clock, store and background
+loops as a service."""
 
 from __future__ import annotations
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.clock import Clock
-from shared.runtime import ServiceRuntime, ServiceSpec
+from shared.erasure import Pseudonyms
+from shared.periodic import every
+from shared.runtime import ServiceRuntime, ServiceSpec, UnitOfWork
 from shared.settings import Settings
 
-from .directory import directory_loop
-from .handlers import Matcher
+from .batch_store import BatchStore
+from .handlers import HANDLERS, Matcher
 from .policy import MatchingPolicy, PolicyBook
-from .repository import MatcherRepository
-from .upkeep import expiry_loop, reconcile_loop
+from .repository import MongoStore
+from .store import Document
+from .upkeep import EXPIRY_PAGE, expire_due_proposals, reconcile
 
 
 class MatcherSettings(BaseSettings):
@@ -31,6 +36,30 @@ class MatcherSettings(BaseSettings):
     reconcile_interval_s: float = Field(default=10.0, gt=0.0)
 
 
+class MongoStores:
+    """The matcher's Mongo store: bound to a unit's session, or unbound on the
+    service's database once the runtime is up."""
+
+    def __init__(self, pseudonyms: Pseudonyms) -> None:
+        self.pseudonyms = pseudonyms
+        self.db: AsyncDatabase[Document] | None = None
+
+    def bound(self, unit: UnitOfWork) -> MongoStore:
+        """The batch's store, shared by its units: it writes its buffer before commit."""
+
+        def build() -> BatchStore:
+            people = [getattr(e.data, "person_id", "") for e in unit.batch.events]
+            store = BatchStore(unit.db, unit.session, self.pseudonyms, filter(None, people))
+            unit.batch.before_commit(store.flush)
+            return store
+
+        return unit.batch.cached((BatchStore, id(self)), build)
+
+    def unbound(self) -> MongoStore:
+        assert self.db is not None, "the matcher's runtime is not prepared yet"
+        return MongoStore(self.db, None, self.pseudonyms)
+
+
 def build_spec(
     settings: Settings | None = None,
     *,
@@ -41,38 +70,61 @@ def build_spec(
     """The matcher service. `policy` replaces every programme's policy (tests); `clock`
     replaces the runtime's clock (tests; otherwise the runtime's is used)."""
     settings = settings or Settings()
-    matcher = Matcher(PolicyBook(settings.programmes_dir, base=policy), clock)
-    return matcher_spec(matcher, matcher_settings or MatcherSettings(), own_clock=clock is None)
+    stores = MongoStores(settings.pseudonyms())
+    matcher = Matcher(PolicyBook(settings.programmes_dir, base=policy), stores, clock)
+    return matcher_spec(
+        matcher, stores, matcher_settings or MatcherSettings(), own_clock=clock is None
+    )
 
 
 def matcher_spec(
-    matcher: Matcher, knobs: MatcherSettings, *, own_clock: bool = True
+    matcher: Matcher[UnitOfWork],
+    stores: MongoStores,
+    knobs: MatcherSettings,
+    *,
+    own_clock: bool = True,
 ) -> ServiceSpec:
     """The service around a ready `Matcher`; with `own_clock` it adopts the runtime's clock."""
 
     async def prepare(runtime: ServiceRuntime) -> None:
-        await MatcherRepository.ensure_indexes(runtime.db)
+        await MongoStore.ensure_indexes(runtime.db)
+        stores.db = runtime.db
         if own_clock:
             matcher.clock = runtime.clock
         # A broken default policy should stop the service at start, not at the first event.
         matcher.policies.for_programme("default")
-        await matcher.directory.refresh(runtime.db)
+        await matcher.directory.refresh(stores.unbound())
 
     async def expire(runtime: ServiceRuntime) -> None:
-        await expiry_loop(runtime, matcher, knobs.expiry_interval_s)
+        async def once() -> bool:
+            # A full page expired: more may be due at once.
+            return await expire_due_proposals(runtime, matcher, EXPIRY_PAGE) == EXPIRY_PAGE
+
+        await every(knobs.expiry_interval_s, once, name="matcher: expiring proposals",
+                    until=runtime.stopping)  # fmt: skip
 
     async def keep_directory(runtime: ServiceRuntime) -> None:
-        await directory_loop(runtime.db, matcher.directory, knobs.directory_refresh_s)
+        async def once() -> None:
+            await matcher.directory.refresh(stores.unbound())
 
-    async def reconcile(runtime: ServiceRuntime) -> None:
-        await reconcile_loop(runtime, matcher, knobs.reconcile_interval_s)
+        await every(knobs.directory_refresh_s, once, name="matcher: refreshing the directory",
+                    until=runtime.stopping, first_delay_s=knobs.directory_refresh_s)  # fmt: skip
+
+    async def reconcile_missed(runtime: ServiceRuntime) -> None:
+        async def once() -> None:
+            await reconcile(runtime, matcher)
+
+        await every(knobs.reconcile_interval_s, once, name="matcher: reconciling",
+                    until=runtime.stopping)  # fmt: skip
 
     return ServiceSpec(
         name="matcher",
-        inputs=("profiles", "responses"),
+        inputs=tuple(sorted({data.TOPIC for data in HANDLERS})),
         outputs=("matches",),
         handle=matcher.handle,
         prepare=prepare,
-        background=(expire, keep_directory, reconcile),
-        description="Proposes mentors to mentees, starts mentorships, expires proposals.",
+        background=(expire, keep_directory, reconcile_missed),
+        description=(
+            "Proposes mentors to mentees, starts mentorships, expires proposals, runs cohorts."
+        ),
     )

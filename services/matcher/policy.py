@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.languages import LanguageMatching
 from shared.programmes import load_programme_section
 from shared.tags import DEFAULT_TAGS, TagNormaliser
 
@@ -32,7 +33,7 @@ class Weights(BaseModel):
     timezone: NonNegative = 0.15
     # The mentor's free share of capacity: spreads proposals over mentors.
     availability: NonNegative = 0.1
-    # The mentor's smoothed accept rate.
+    # The mentor's smoothed accept rate, blended with how often their mentorships meet.
     responsiveness: NonNegative = 0.1
 
     @model_validator(mode="after")
@@ -65,6 +66,18 @@ class MatchingPolicy(BaseModel):
     # new mentor: rate = (accepted + a) / (answered + a + b).
     responsiveness_prior_accepts: NonNegative = 1.0
     responsiveness_prior_declines: NonNegative = 1.0
+    # Whether the script or the region of a language must agree too (default: no).
+    languages: LanguageMatching = Field(default_factory=LanguageMatching)
+    # Completed sessions count too: of a mentor's mentorships that met or ended, the share
+    # that met (a mentorship meets at its first completed session), smoothed the same way.
+    # Responsiveness = (1 - share) * accept rate + share * that rate.
+    follow_through_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    follow_through_prior_met: NonNegative = 1.0
+    follow_through_prior_missed: NonNegative = 1.0
+    # `online`: every signup, answer or freed slot is matched as it happens. `cohort`:
+    # mentees wait until an admin asks for a cohort run (`cohort.match.requested.v1`),
+    # which solves the programme's waiting mentees at once.
+    assignment: Literal["online", "cohort"] = "online"
     # Extra synonyms for this programme: canonical tag -> variants.
     synonyms: dict[str, list[str]] = Field(default_factory=dict)
 

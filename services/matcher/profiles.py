@@ -9,8 +9,12 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import numpy.typing as npt
+
 from shared.events import ProfileUpserted
-from shared.tags import DEFAULT_LANGUAGES, DEFAULT_TAGS, TagNormaliser
+from shared.languages import standard_tags
+from shared.tags import DEFAULT_TAGS, TagNormaliser
 
 # Offsets are taken in the middle of January and of July of a fixed year and averaged,
 # so a pair's gap does not jump twice a year with daylight saving and stays reproducible.
@@ -34,6 +38,12 @@ def offset_gap_hours(a: float, b: float) -> float:
     return min(gap, 24.0 - gap)
 
 
+def offset_gaps_hours(offsets: npt.NDArray[np.float64], b: float) -> npt.NDArray[np.float64]:
+    """`offset_gap_hours` of each of `offsets` and `b`, at once."""
+    gap = np.abs(offsets - b) % 24.0
+    return np.minimum(gap, 24.0 - gap)
+
+
 def _canonical(tags: Iterable[str], normalise: TagNormaliser) -> dict[str, str]:
     """canonical -> the first way the person wrote it."""
     out: dict[str, str] = {}
@@ -53,7 +63,7 @@ class Person:
     goals: Mapping[str, str]
     passions: Mapping[str, str]
     skills: Mapping[str, str]
-    languages: frozenset[str]
+    languages: frozenset[str]  # standard BCP 47 tags
     timezone: str
     capacity: int
     paused: bool
@@ -75,7 +85,7 @@ class Person:
             goals=_canonical(profile.goals, normalise),
             passions=_canonical(profile.passions, normalise),
             skills=_canonical(profile.skills, normalise),
-            languages=frozenset(_canonical(profile.languages, DEFAULT_LANGUAGES)),
+            languages=frozenset(standard_tags(profile.languages)),
             timezone=profile.timezone,
             capacity=profile.capacity,
             paused=profile.paused,
@@ -118,11 +128,13 @@ class MentorStanding:
     load: int = 0  # active mentorships + open proposals, across programmes
     accepted: int = 0  # proposals the mentor accepted
     declined: int = 0  # proposals the mentor declined or let expire
+    met: int = 0  # mentorships with at least one completed session
+    missed: int = 0  # mentorships that ended without any completed session
 
 
-def accept_rate(standing: MentorStanding, prior_accepts: float, prior_declines: float) -> float:
-    answered = standing.accepted + standing.declined
-    denominator = answered + prior_accepts + prior_declines
+def smoothed_rate(yes: int, no: int, prior_yes: float, prior_no: float) -> float:
+    """yes / (yes + no), starting from `prior_yes` and `prior_no` pseudo-counts."""
+    denominator = yes + no + prior_yes + prior_no
     if denominator <= 0:
         return 0.5
-    return (standing.accepted + prior_accepts) / denominator
+    return (yes + prior_yes) / denominator

@@ -5,22 +5,22 @@ A proposal is `open` until both people accept (`started`), one declines (`declin
 nobody answers in time (`expired`), or it is taken back (`withdrawn`); a started
 mentorship later `ended`. A mentor's load counts their open and started proposals;
 a mentee holds at most one open or started proposal per programme (their *seat*).
+Whether a mentorship met (a completed session) or ended without meeting counts in the
+mentor's responsiveness.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from shared.events import MatchProposed, derived_id
 
-from .constraints import allowed, violations
+from .constraints import prefilter_seeker, violations
 from .policy import MatchingPolicy
-from .profiles import MentorStanding, Person
-from .ranking import MentorIndex, RankedMentor
-from .scoring import PairScore, score_pair
+from .profiles import Person
+from .ranking import Candidate
 
 
 class Status(StrEnum):
@@ -45,6 +45,13 @@ class Seat(StrEnum):
     IDLE = "idle"  # a mentorship or proposal ended; waits for a profile change
 
 
+class FollowThrough(StrEnum):
+    """Whether a mentorship met: it counts in the mentor's responsiveness."""
+
+    MET = "met"  # at least one completed session
+    MISSED = "missed"  # ended without any
+
+
 class Outcome(StrEnum):
     IGNORED = "ignored"  # not applicable (unknown person, or the proposal is closed)
     RECORDED = "recorded"  # one of two acceptances
@@ -63,9 +70,19 @@ class Proposal:
     status: Status
     accepted_by: frozenset[str]
     expires_at: datetime
+    follow_through: FollowThrough | None = None
 
     def involves(self, person_id: str) -> bool:
         return person_id in (self.mentee_id, self.mentor_id)
+
+    def parties(self) -> dict[str, str]:
+        """What every event about the proposal names."""
+        return {
+            "match_id": self.match_id,
+            "programme_id": self.programme_id,
+            "mentee_id": self.mentee_id,
+            "mentor_id": self.mentor_id,
+        }
 
 
 def answer(proposal: Proposal, person_id: str, *, accepted: bool) -> Outcome:
@@ -102,7 +119,7 @@ def seeks_mentor(
     mentee or one still waiting always does; one whose last proposal or mentorship ended
     does when what matching depends on changed; one holding a proposal or a mentorship
     never does."""
-    if not current.is_mentee or current.paused or programme_id not in current.programmes:
+    if not prefilter_seeker(current, programme_id):
         return False
     if seat is None or seat is Seat.WAITING:
         return True
@@ -120,99 +137,36 @@ def withdrawal_reason(
     return "; ".join(found) if found else None
 
 
-def rank_mentors(
-    mentee: Person,
-    programme_id: str,
-    candidates: Sequence[tuple[Person, MentorStanding]],
-    policy: MatchingPolicy,
-    *,
-    blocked_mentors: Collection[str] = (),
-    limit: int = 5,
-) -> list[RankedMentor]:
-    """The best allowed mentors for the mentee, best first."""
-    mentors = [mentor.renormalised(policy.normaliser) for mentor, _ in candidates]
-    standings = {mentor.person_id: standing for mentor, standing in candidates}
-    index = MentorIndex(mentors, policy, standings)
-    return index.rank(
-        mentee.renormalised(policy.normaliser),
-        programme_id,
-        exclude=blocked_mentors,
-        limit=limit,
-    )
-
-
-@dataclass(frozen=True)
-class WaitingMentee:
-    programme_id: str
-    mentee: Person
-    score: float
-
-
-def rank_waiting_mentees(
-    mentor: Person,
-    standing: MentorStanding,
-    waiting: Sequence[tuple[str, Person]],
-    policies: Mapping[str, MatchingPolicy],
-    *,
-    blocked_mentees: Collection[str] = (),
-    limit: int = 1,
-) -> list[WaitingMentee]:
-    """The waiting mentees a mentor with free capacity should be offered to, best first:
-    at most one entry per mentee (their best programme), ties broken by mentee id."""
-    best: dict[str, WaitingMentee] = {}
-    for programme_id, mentee in waiting:
-        policy = policies[programme_id]
-        if mentee.person_id in blocked_mentees:
-            continue
-        if not allowed(mentee, mentor, programme_id, policy, mentor_load=standing.load):
-            continue
-        pair = score_pair(
-            mentee.renormalised(policy.normaliser),
-            mentor.renormalised(policy.normaliser),
-            policy,
-            standing,
-        )
-        if pair.score < policy.min_score:
-            continue
-        seen = best.get(mentee.person_id)
-        if seen is None or (pair.score, programme_id) > (seen.score, seen.programme_id):
-            best[mentee.person_id] = WaitingMentee(programme_id, mentee, pair.score)
-    ordered = sorted(best.values(), key=lambda w: (-w.score, w.mentee.person_id))
-    return ordered[: max(0, limit)]
-
-
 def match_id_for(cause_id: str, programme_id: str, mentee_id: str, mentor_id: str) -> str:
     """Stable across retries of the same cause, and unique: a pair is proposed once."""
     return derived_id("match", cause_id, programme_id, mentee_id, mentor_id)
 
 
 def proposal_event(
-    match_id: str,
-    programme_id: str,
-    mentee: Person,
-    mentor: Person,
-    pair: PairScore,
-    proposed_at: datetime,
-    policy: MatchingPolicy,
+    match_id: str, candidate: Candidate, proposed_at: datetime, policy: MatchingPolicy
 ) -> MatchProposed:
     return MatchProposed(
         match_id=match_id,
-        programme_id=programme_id,
-        mentee_id=mentee.person_id,
-        mentor_id=mentor.person_id,
-        score=round(pair.score, 6),
-        reasons=list(pair.reasons),
-        components={name: round(share, 6) for name, share in pair.components.items()},
+        programme_id=candidate.programme_id,
+        mentee_id=candidate.mentee.person_id,
+        mentor_id=candidate.mentor.person_id,
+        score=round(candidate.score, 6),
+        reasons=list(candidate.reasons),
+        components={name: round(share, 6) for name, share in candidate.components.items()},
         expires_at=proposed_at + timedelta(days=policy.proposal_ttl_days),
     )
 
 
-def score_for_proposal(
-    mentee: Person, mentor: Person, policy: MatchingPolicy, standing: MentorStanding
-) -> PairScore:
-    return score_pair(
-        mentee.renormalised(policy.normaliser),
-        mentor.renormalised(policy.normaliser),
-        policy,
-        standing,
-    )
+def follow_through_after_session(proposal: Proposal) -> FollowThrough | None:
+    """A completed session: the mentorship met (None: nothing changes). A session that
+    comes after the end still counts, and turns a `missed` into `met`."""
+    if proposal.status not in (Status.OPEN, Status.STARTED, Status.ENDED):
+        return None
+    return None if proposal.follow_through is FollowThrough.MET else FollowThrough.MET
+
+
+def follow_through_after_end(proposal: Proposal) -> FollowThrough | None:
+    """A started mentorship that ends without any completed session missed."""
+    if proposal.status is Status.STARTED and proposal.follow_through is None:
+        return FollowThrough.MISSED
+    return None

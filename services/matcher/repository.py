@@ -1,88 +1,74 @@
-"""The matcher's state in MongoDB.
+"""The matcher's state in MongoDB (`store.MatcherStore`, bound to one session).
 
 Collections:
 - `people`: the latest profile of each person (revision order, lookups by id).
 - `mentors`: one per mentor: a copy of the profile, the `load` (open + started
-  proposals, across programmes) and answer counts (responsiveness).
+  proposals, across programmes) and the counts behind responsiveness.
 - `seats`: one per (programme, mentee): where the mentee stands (see `proposals.Seat`),
   with a copy of the mentee's profile for the directory's waiting lines.
 - `proposals`: every proposal with its status; the pair history that forbids repeats.
-- `early_answers`: answers to proposals not stored (yet), applied when they appear.
-
-Nothing is written read-then-write: capacity and seats are reserved with conditional
-updates (`load < capacity`, `seat == waiting`). Inside the runtime's transaction a
-concurrent writer of the same document gets a write conflict and is retried, so
-concurrent matcher processes cannot over-book a mentor or give a mentee two proposals.
-Writes to `mentors` and `seats` carry a `changed_at` stamp and are recorded in
-`touched_*`, so each process's `Directory` can take them in.
+- `early_answers`: answers, ends and sessions of proposals not stored (yet).
+- `erased`: tombstones, keyed by `settings.pseudonyms().tombstone(kind, id)`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.erasure import Pseudonyms
 from shared.events import ProfileUpserted
 
-from .directory import changed_now
 from .profiles import MentorStanding, Person
-from .proposals import HOLDS_CAPACITY, Proposal, Seat, Status
-
-Document = dict[str, Any]
-_SEP = "\x1f"
-
-
-def seat_id(programme_id: str, mentee_id: str) -> str:
-    return f"{programme_id}{_SEP}{mentee_id}"
-
-
-def _person(profile: Document) -> Person:
-    # Our own copy, validated when the event arrived: no need to validate again.
-    return Person.from_profile(ProfileUpserted.model_construct(**profile))
-
-
-def _standing(doc: Document) -> MentorStanding:
-    return MentorStanding(
-        load=int(doc.get("load", 0)),
-        accepted=int(doc.get("accepted", 0)),
-        declined=int(doc.get("declined", 0)),
-    )
+from .proposals import HOLDS_CAPACITY, FollowThrough, Proposal, Seat, Status
+from .ranking import Candidate
+from .store import (
+    SEP,
+    Document,
+    EarlyKind,
+    ErasedKind,
+    MentorRecord,
+    SeatRecord,
+    changed_now,
+    mentor_record,
+    person_from,
+    proposal_document,
+    proposal_from,
+    seat_id,
+    seat_record,
+    standing_from,
+)
 
 
-def _proposal(doc: Document) -> Proposal:
-    return Proposal(
-        match_id=doc["_id"],
-        programme_id=doc["programme_id"],
-        mentee_id=doc["mentee_id"],
-        mentor_id=doc["mentor_id"],
-        status=Status(doc["status"]),
-        accepted_by=frozenset(doc.get("accepted_by", ())),
-        expires_at=doc["expires_at"],
-    )
-
-
-class MatcherRepository:
+class MongoStore:
     """Storage for one unit of work: every call runs in `session` (None outside one)."""
 
-    def __init__(self, db: AsyncDatabase[Document], session: AsyncClientSession | None) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        session: AsyncClientSession | None,
+        pseudonyms: Pseudonyms,
+    ) -> None:
+        self._db = db
         self._people = db["people"]
         self._mentors = db["mentors"]
         self._seats = db["seats"]
         self._proposals = db["proposals"]
         self._early = db["early_answers"]
+        self._erased = db["erased"]
         self._s = session
-        # What this unit wrote, for the process's directory to re-read after commit.
+        self._pseudonyms = pseudonyms
         self.touched_mentors: set[str] = set()
         self.touched_mentees: set[str] = set()
 
     @staticmethod
     async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
         await db["mentors"].create_index("changed_at")
+        await db["mentors"].create_index("profile.programmes")
         await db["seats"].create_index("changed_at")
         await db["seats"].create_index([("programme_id", ASCENDING), ("seat", ASCENDING)])
         await db["seats"].create_index("mentee_id")
@@ -96,16 +82,20 @@ class MatcherRepository:
 
     async def person(self, person_id: str) -> Person | None:
         doc = await self._people.find_one({"_id": person_id}, {"profile": 1}, session=self._s)
-        return _person(doc["profile"]) if doc else None
+        return person_from(doc["profile"]) if doc else None
 
     async def mentor(self, mentor_id: str) -> tuple[Person, MentorStanding] | None:
         doc = await self._mentors.find_one({"_id": mentor_id}, session=self._s)
-        return (_person(doc["profile"]), _standing(doc)) if doc else None
+        return (person_from(doc["profile"]), standing_from(doc)) if doc else None
+
+    async def mentors_in(self, programme_id: str) -> list[tuple[Person, MentorStanding]]:
+        cursor = self._mentors.find({"profile.programmes": programme_id}, session=self._s)
+        found = [(person_from(doc["profile"]), standing_from(doc)) async for doc in cursor]
+        return sorted(found, key=lambda m: m[0].person_id)
 
     async def save_profile(
         self, profile: ProfileUpserted, person: Person, previous: Person | None
     ) -> None:
-        """Store the profile everywhere it is copied; the caller checked it is newer."""
         dumped = profile.model_dump(mode="json")
         await self._people.update_one(
             {"_id": profile.person_id},
@@ -119,11 +109,12 @@ class MatcherRepository:
                 {"_id": profile.person_id},
                 {
                     "$set": {**summary, "capacity": person.capacity},
-                    "$setOnInsert": {"load": 0, "accepted": 0, "declined": 0},
+                    "$setOnInsert": {"load": 0, "accepted": 0, "declined": 0, "met": 0,
+                                     "missed": 0},
                 },
                 upsert=True,
                 session=self._s,
-            )
+            )  # fmt: skip
             self.touched_mentors.add(profile.person_id)
         elif previous is not None and previous.is_mentor:
             # No new proposals as a mentor; the load of running mentorships stays counted.
@@ -140,8 +131,6 @@ class MatcherRepository:
             self.touched_mentees.add(profile.person_id)
 
     async def reserve_mentor(self, mentor_id: str, capacity: int) -> bool:
-        """Take one unit of the mentor's capacity if any is left, atomically. `capacity`
-        is the one the caller ranked with: if it changed since, nothing is reserved."""
         result = await self._mentors.update_one(
             {"_id": mentor_id, "capacity": capacity, "profile.paused": False,
              "load": {"$lt": capacity}},
@@ -160,24 +149,58 @@ class MatcherRepository:
         self.touched_mentors.add(mentor_id)
 
     async def count_answer(self, mentor_id: str, *, accepted: bool) -> None:
-        field = "accepted" if accepted else "declined"
+        await self._count(mentor_id, {"accepted" if accepted else "declined": 1})
+
+    async def mark_follow_through(self, proposal: Proposal, to: FollowThrough) -> bool:
+        was = proposal.follow_through
+        result = await self._proposals.update_one(
+            {"_id": proposal.match_id, "follow_through": None if was is None else was.value},
+            {"$set": {"follow_through": to.value}},
+            session=self._s,
+        )
+        if result.modified_count != 1:
+            return False
+        change = {to.value: 1}
+        if was is not None:
+            change[was.value] = -1
+        await self._count(proposal.mentor_id, change)
+        return True
+
+    async def _count(self, mentor_id: str, change: dict[str, int]) -> None:
         await self._mentors.update_one(
             {"_id": mentor_id},
-            {"$inc": {field: 1}, "$set": {"changed_at": changed_now()}},
+            {"$inc": change, "$set": {"changed_at": changed_now()}},
             session=self._s,
         )
         self.touched_mentors.add(mentor_id)
 
     async def forget_person(self, person_id: str) -> None:
-        """Erase everything about the person (their proposals must be closed first)."""
-        await self._people.delete_one({"_id": person_id}, session=self._s)
-        await self._mentors.delete_one({"_id": person_id}, session=self._s)
-        await self._seats.delete_many({"mentee_id": person_id}, session=self._s)
-        for role in ("mentee_id", "mentor_id"):
-            await self._proposals.delete_many({role: person_id}, session=self._s)
-        await self._early.delete_many({"person_id": person_id}, session=self._s)
+        s = self._s
+        query = {"$or": [{"mentee_id": person_id}, {"mentor_id": person_id}]}
+        matches = [doc["_id"] async for doc in self._proposals.find(query, {"_id": 1}, session=s)]
+        await self._bury([("person", person_id), *(("match", m) for m in matches)])
+        await self._people.delete_one({"_id": person_id}, session=s)
+        await self._mentors.delete_one({"_id": person_id}, session=s)
+        await self._seats.delete_many({"mentee_id": person_id}, session=s)
+        await self._proposals.delete_many({"_id": {"$in": matches}}, session=s)
+        await self._early.delete_many(
+            {"$or": [{"person_id": person_id}, {"match_id": {"$in": matches}}]}, session=s
+        )
         self.touched_mentors.add(person_id)
         self.touched_mentees.add(person_id)
+
+    async def _bury(self, gone: Iterable[tuple[ErasedKind, str]]) -> None:
+        for kind, ident in gone:
+            await self._erased.update_one(
+                {"_id": self._pseudonyms.tombstone(kind, ident)},
+                {"$set": {"kind": kind}},
+                upsert=True,
+                session=self._s,
+            )
+
+    async def is_erased(self, kind: ErasedKind, ident: str) -> bool:
+        key = self._pseudonyms.tombstone(kind, ident)
+        return await self._erased.find_one({"_id": key}, {"_id": 1}, session=self._s) is not None
 
     # --- seats ------------------------------------------------------------------
 
@@ -188,15 +211,14 @@ class MatcherRepository:
         return Seat(doc["seat"]) if doc else None
 
     async def wait_for_mentor(
-        self, programme_id: str, profile: ProfileUpserted, mentee: Person, at: datetime
+        self, programme_id: str, profile: ProfileUpserted, at: datetime
     ) -> None:
-        """Put the mentee in the waiting line of the programme."""
         await self._seats.update_one(
-            {"_id": seat_id(programme_id, mentee.person_id)},
+            {"_id": seat_id(programme_id, profile.person_id)},
             {
                 "$set": {
                     "programme_id": programme_id,
-                    "mentee_id": mentee.person_id,
+                    "mentee_id": profile.person_id,
                     "seat": Seat.WAITING.value,
                     "match_id": None,
                     "since": at,
@@ -207,10 +229,9 @@ class MatcherRepository:
             upsert=True,
             session=self._s,
         )
-        self.touched_mentees.add(mentee.person_id)
+        self.touched_mentees.add(profile.person_id)
 
     async def take_seat(self, programme_id: str, mentee_id: str, match_id: str) -> bool:
-        """Move a waiting mentee to `proposed`, atomically; False if not waiting."""
         result = await self._seats.update_one(
             {"_id": seat_id(programme_id, mentee_id), "seat": Seat.WAITING.value},
             {
@@ -228,7 +249,6 @@ class MatcherRepository:
     async def move_seat(
         self, programme_id: str, mentee_id: str, match_id: str, seat: Seat, at: datetime
     ) -> bool:
-        """Move the seat held by `match_id` (only that one) to `seat`."""
         result = await self._seats.update_one(
             {"_id": seat_id(programme_id, mentee_id), "match_id": match_id},
             {"$set": {"seat": seat.value, "since": at, "changed_at": changed_now()}},
@@ -238,7 +258,6 @@ class MatcherRepository:
         return result.modified_count == 1
 
     async def leave_programmes(self, mentee_id: str, keep: Iterable[str]) -> None:
-        """Drop the mentee's waiting or idle seats outside `keep`."""
         await self._seats.delete_many(
             {
                 "mentee_id": mentee_id,
@@ -249,17 +268,26 @@ class MatcherRepository:
         )
         self.touched_mentees.add(mentee_id)
 
+    async def waiting_in(self, programme_id: str) -> list[Person]:
+        cursor = self._seats.find(
+            {"programme_id": programme_id, "seat": Seat.WAITING.value}, session=self._s
+        )
+        found = [person_from(doc["profile"]) async for doc in cursor]
+        return sorted(found, key=lambda p: p.person_id)
+
     # --- proposals ----------------------------------------------------------------
 
-    async def insert_proposal(self, doc: Document) -> None:
+    async def open_proposal(
+        self, match_id: str, candidate: Candidate, opened_at: datetime, expires_at: datetime
+    ) -> None:
+        doc = proposal_document(match_id, candidate, opened_at, expires_at)
         await self._proposals.insert_one(doc, session=self._s)
 
     async def proposal(self, match_id: str) -> Proposal | None:
         doc = await self._proposals.find_one({"_id": match_id}, session=self._s)
-        return _proposal(doc) if doc else None
+        return proposal_from(doc) if doc else None
 
     async def accept(self, match_id: str, person_id: str) -> Proposal | None:
-        """Record one acceptance of an open proposal; the proposal afterwards."""
         await self._proposals.update_one(
             {"_id": match_id, "status": Status.OPEN.value},
             {"$addToSet": {"accepted_by": person_id}},
@@ -270,7 +298,6 @@ class MatcherRepository:
     async def close(
         self, match_id: str, from_statuses: Iterable[Status], to: Status, at: datetime
     ) -> bool:
-        """Move the proposal to `to` if it is in one of `from_statuses`, atomically."""
         result = await self._proposals.update_one(
             {"_id": match_id, "status": {"$in": [s.value for s in from_statuses]}},
             {"$set": {"status": to.value, "closed_at": at}},
@@ -287,11 +314,10 @@ class MatcherRepository:
             async for doc in self._proposals.find(
                 {role: person_id, "status": {"$in": wanted}}, session=self._s
             ):
-                found[doc["_id"]] = _proposal(doc)
+                found[doc["_id"]] = proposal_from(doc)
         return [found[key] for key in sorted(found)]
 
     async def mentors_proposed_to(self, mentee_id: str) -> set[str]:
-        """Every mentor ever proposed to this mentee (in any programme, any status)."""
         cursor = self._proposals.find({"mentee_id": mentee_id}, {"mentor_id": 1}, session=self._s)
         return {doc["mentor_id"] async for doc in cursor}
 
@@ -300,33 +326,53 @@ class MatcherRepository:
         return {doc["mentee_id"] async for doc in cursor}
 
     async def due(self, now: datetime, limit: int = 200) -> list[tuple[str, datetime]]:
-        """Open proposals whose time is up, oldest first: (match_id, expires_at)."""
         cursor = (
             self._proposals.find(
                 {"status": Status.OPEN.value, "expires_at": {"$lte": now}},
                 {"expires_at": 1},
                 session=self._s,
             )
-            .sort("expires_at", ASCENDING)
+            .sort([("expires_at", ASCENDING), ("_id", ASCENDING)])
             .limit(limit)
         )
         return [(doc["_id"], doc["expires_at"]) async for doc in cursor]
 
-    # --- answers that came before their proposal ----------------------------------
+    # --- what came before its proposal ----------------------------------------------
 
-    async def keep_early_answer(self, match_id: str, person_id: str, kind: str) -> None:
-        key = f"{match_id}{_SEP}{person_id}{_SEP}{kind}"
+    async def keep_early(self, match_id: str, person_id: str, kind: EarlyKind) -> None:
         await self._early.update_one(
-            {"_id": key},
+            {"_id": f"{match_id}{SEP}{person_id}{SEP}{kind}"},
             {"$set": {"match_id": match_id, "person_id": person_id, "kind": kind}},
             upsert=True,
             session=self._s,
         )
 
-    async def take_early_answers(self, match_id: str) -> list[tuple[str, str]]:
-        """(person_id, kind) answers kept for `match_id`, removed as they are taken."""
+    async def take_early(self, match_id: str) -> list[tuple[str, EarlyKind]]:
         cursor = self._early.find({"match_id": match_id}, session=self._s)
-        found = [(doc["person_id"], doc["kind"]) async for doc in cursor]
+        found: list[tuple[str, EarlyKind]] = [(d["person_id"], d["kind"]) async for d in cursor]
         if found:
             await self._early.delete_many({"match_id": match_id}, session=self._s)
         return sorted(found)
+
+    # --- what the directory mirrors ------------------------------------------------------
+
+    async def mentor_records(
+        self, mentor_ids: Iterable[str] | None = None, changed_since: datetime | None = None
+    ) -> list[MentorRecord]:
+        query = _records_query("_id", mentor_ids, changed_since)
+        return [mentor_record(doc) async for doc in self._mentors.find(query, session=self._s)]
+
+    async def seat_records(
+        self, mentee_ids: Iterable[str] | None = None, changed_since: datetime | None = None
+    ) -> list[SeatRecord]:
+        query = _records_query("mentee_id", mentee_ids, changed_since)
+        return [seat_record(doc) async for doc in self._seats.find(query, session=self._s)]
+
+
+def _records_query(key: str, ids: Iterable[str] | None, changed_since: datetime | None) -> Document:
+    query: Document = {}
+    if ids is not None:
+        query[key] = {"$in": sorted(ids)}
+    if changed_since is not None:
+        query["changed_at"] = {"$gte": changed_since}
+    return query

@@ -4,17 +4,17 @@ score = sum(weight_i * component_i) / sum(weights), every component in [0, 1]:
 goal coverage, shared passions, time-zone closeness, mentor availability and mentor
 responsiveness (see `policy.Weights`). A component's *share* is its weighted term, so
 the shares add up to the score and a reader sees what the score is made of.
+
+This is the model for one pair, as a person reads it; `ranking.MentorIndex` computes
+the same model for many mentors at once (a property test keeps the two equal).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shared.events import ProfileUpserted
-
 from .policy import COMPONENTS, DEFAULT_POLICY, MatchingPolicy
-from .profiles import MentorStanding, Person, accept_rate, offset_gap_hours
+from .profiles import MentorStanding, Person, offset_gap_hours, smoothed_rate
 
 COMPONENT_LABELS = {
     "goal_coverage": "goal coverage",
@@ -23,16 +23,6 @@ COMPONENT_LABELS = {
     "availability": "mentor availability",
     "responsiveness": "mentor responsiveness",
 }
-
-
-@dataclass(frozen=True)
-class ScoredPair:
-    mentee_id: str
-    mentor_id: str
-    programme_id: str
-    score: float  # the mentee's view, in [0, 1]
-    mentor_score: float  # the mentor's preference for this mentee
-    reasons: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -72,6 +62,25 @@ def availability(mentor: Person, load: int) -> float:
     return max(0.0, 1.0 - load / mentor.capacity)
 
 
+def responsiveness(standing: MentorStanding, policy: MatchingPolicy) -> float:
+    """How reliably the mentor answers proposals and then meets: the smoothed accept
+    rate blended with the smoothed share of their mentorships that met."""
+    accepts = smoothed_rate(
+        standing.accepted,
+        standing.declined,
+        policy.responsiveness_prior_accepts,
+        policy.responsiveness_prior_declines,
+    )
+    meets = smoothed_rate(
+        standing.met,
+        standing.missed,
+        policy.follow_through_prior_met,
+        policy.follow_through_prior_missed,
+    )
+    share = policy.follow_through_share
+    return (1.0 - share) * accepts + share * meets
+
+
 def component_values(
     mentee: Person, mentor: Person, policy: MatchingPolicy, standing: MentorStanding
 ) -> dict[str, float]:
@@ -81,9 +90,7 @@ def component_values(
         "shared_passions": passion_overlap(mentee, mentor),
         "timezone": timezone_closeness(gap),
         "availability": availability(mentor, standing.load),
-        "responsiveness": accept_rate(
-            standing, policy.responsiveness_prior_accepts, policy.responsiveness_prior_declines
-        ),
+        "responsiveness": responsiveness(standing, policy),
     }
 
 
@@ -99,6 +106,19 @@ def mentor_view(mentee: Person, mentor: Person, policy: MatchingPolicy) -> float
     value += w.shared_passions * passion_overlap(mentor, mentee)
     value += w.timezone * timezone_closeness(gap)
     return value / total
+
+
+def pair_score(
+    mentee: Person,
+    mentor: Person,
+    policy: MatchingPolicy = DEFAULT_POLICY,
+    standing: MentorStanding | None = None,
+) -> float:
+    """`score_pair(...).score` without the explanation: for ranking many pairs."""
+    values = component_values(mentee, mentor, policy, standing or MentorStanding())
+    weights = policy.weights.as_dict()
+    total = policy.weights.total()
+    return min(1.0, max(0.0, sum(weights[name] * values[name] / total for name in COMPONENTS)))
 
 
 def score_pair(
@@ -153,66 +173,3 @@ def explain(
             f"Score from {COMPONENT_LABELS[name]}: {part:.3f} of {score:.3f} ({percent:.0f}%)"
         )
     return tuple(lines)
-
-
-def latest_profiles(people: Sequence[ProfileUpserted]) -> list[ProfileUpserted]:
-    """One profile per person: the highest revision (the first seen on a tie)."""
-    best: dict[str, ProfileUpserted] = {}
-    for profile in people:
-        seen = best.get(profile.person_id)
-        if seen is None or profile.revision > seen.revision:
-            best[profile.person_id] = profile
-    return list(best.values())
-
-
-def mentor_capacities(people: Sequence[ProfileUpserted]) -> dict[str, int]:
-    """Capacity of every mentor (latest revision); a paused mentor has capacity 0.
-    Capacity is per person, shared by all the programmes the mentor is in."""
-    return {
-        p.person_id: 0 if p.paused else p.capacity
-        for p in latest_profiles(people)
-        if "mentor" in p.roles
-    }
-
-
-def score_cohort(
-    people: Sequence[ProfileUpserted],
-    policy: MatchingPolicy | None = None,
-    max_per_mentee: int = 200,
-) -> list[ScoredPair]:
-    """Every allowed (mentee, mentor, programme) pair, best `max_per_mentee` per mentee and
-    programme, hard constraints applied with every mentor unloaded.
-
-    Ordered by programme, mentee id, then score descending and mentor id, so the output is
-    deterministic for the same input.
-    """
-    from .ranking import MentorIndex  # the numpy index builds on this module
-
-    policy = policy or DEFAULT_POLICY
-    persons = [Person.from_profile(p, policy.normaliser) for p in latest_profiles(people)]
-    persons.sort(key=lambda p: p.person_id)
-    programmes = sorted({prog for p in persons for prog in p.programmes})
-    out: list[ScoredPair] = []
-    for programme in programmes:
-        mentors = [p for p in persons if p.is_mentor and programme in p.programmes]
-        if not mentors:
-            continue
-        index = MentorIndex(mentors, policy)
-        by_id = {m.person_id: m for m in mentors}
-        for mentee in persons:
-            if not mentee.is_mentee or programme not in mentee.programmes:
-                continue
-            for ranked in index.rank(mentee, programme, limit=max_per_mentee):
-                mentor = by_id[ranked.mentor_id]
-                pair = score_pair(mentee, mentor, policy)
-                out.append(
-                    ScoredPair(
-                        mentee_id=mentee.person_id,
-                        mentor_id=mentor.person_id,
-                        programme_id=programme,
-                        score=pair.score,
-                        mentor_score=pair.mentor_score,
-                        reasons=pair.reasons,
-                    )
-                )
-    return out

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,11 +25,10 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from shared.events import InvalidEvent, ProfileDeleted, ProfileUpserted, parse_event
+from shared.events import InvalidEvent, ProfileDeleted, ProfileUpserted, load_json, parse_event
 
 from .cohort import (
     MAX_ABS_SCORE,
-    Candidacy,
     Cohort,
     Enrolment,
     FloatArray,
@@ -40,6 +38,7 @@ from .cohort import (
     Mode,
     Objective,
 )
+from .cohort_scoring import Reasons
 
 SCORES_HEADER = ("mentee", "mentor", "score")
 CAPS_HEADER = ("mentor", "capacity")
@@ -269,11 +268,10 @@ def read_people(path: Path) -> list[ProfileUpserted]:
     """The people of a JSONL file, one current profile each, in person id order."""
     people: dict[str, ProfileUpserted] = {}
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        # Bytes that are not UTF-8 stay in their line, which is then reported.
+        text = path.read_text(encoding="utf-8-sig", errors="surrogateescape")
     except FileNotFoundError:
         raise SolveInputError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise SolveInputError(f"{path}: not UTF-8 ({exc})") from None
     for line, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
@@ -289,9 +287,10 @@ def read_people(path: Path) -> list[ProfileUpserted]:
 
 def _profile_record(path: Path, line: int, raw: str) -> ProfileUpserted | ProfileDeleted:
     try:
-        obj = json.loads(raw)
-    except ValueError as exc:
-        raise SolveInputError(f"{_where(path, line)}: not JSON ({exc})") from None
+        obj = load_json(raw)
+    except InvalidEvent as exc:
+        problem = f"not JSON ({exc.detail})" if exc.reason == "not-json" else str(exc)
+        raise SolveInputError(f"{_where(path, line)}: {problem}") from None
     if not isinstance(obj, dict):
         raise SolveInputError(f"{_where(path, line)}: expected a JSON object")
     if "specversion" in obj:
@@ -310,78 +309,6 @@ def _profile_record(path: Path, line: int, raw: str) -> ProfileUpserted | Profil
         raise SolveInputError(
             f"{_where(path, line)}: not a profile ({where}: {first['msg']})"
         ) from None
-
-
-Reasons = dict[tuple[str, str, str], tuple[str, ...]]
-
-
-@dataclass(frozen=True)
-class ScoredCohort:
-    """A cohort scored by the matcher's model, with the reasons of every pair."""
-
-    cohort: Cohort
-    reasons: Reasons  # (programme, mentee, mentor) -> reasons
-
-
-def cohort_from_people(
-    people: Sequence[ProfileUpserted],
-    programmes_dir: Path | None = None,
-    max_per_mentee: int = 200,
-) -> ScoredCohort:
-    """Score everyone with the matcher's own model, each programme with its own policy.
-
-    Every programme is part of the same cohort, so a mentor's capacity (from the profile,
-    0 when paused) is shared across programmes, while a mentee gets one mentor per programme.
-    """
-    from .policy import PolicyBook
-    from .scoring import mentor_capacities, score_cohort
-
-    book = PolicyBook(programmes_dir)
-    programmes = sorted({prog for p in people for prog in p.programmes})
-    candidacies: list[Candidacy] = []
-    reasons: Reasons = {}
-    for programme in programmes:
-        # Scoring only this programme's view of its members keeps its policy to itself.
-        members = [
-            p.model_copy(update={"programmes": [programme]})
-            for p in people
-            if programme in p.programmes
-        ]
-        for pair in score_cohort(members, book.for_programme(programme), max_per_mentee):
-            candidacies.append(
-                Candidacy(
-                    mentee=pair.mentee_id,
-                    mentor=pair.mentor_id,
-                    score=pair.score,
-                    mentor_score=pair.mentor_score,
-                    programme=pair.programme_id,
-                )
-            )
-            reasons[pair.programme_id, pair.mentee_id, pair.mentor_id] = pair.reasons
-    # Mentees nobody may mentor still belong to the cohort: they are reported as unmatched.
-    cohort = Cohort.of(candidacies, mentor_capacities(people), absent_mentor_capacity=0)
-    return ScoredCohort(_with_lonely_mentees(cohort, people), reasons)
-
-
-def _with_lonely_mentees(cohort: Cohort, people: Sequence[ProfileUpserted]) -> Cohort:
-    enrolled = {
-        Enrolment(programme, p.person_id)
-        for p in people
-        if "mentee" in p.roles and not p.paused
-        for programme in p.programmes
-    }
-    missing = sorted(enrolled - set(cohort.enrolments))
-    if not missing:
-        return cohort
-    return Cohort.from_arrays(
-        enrolments=[*cohort.enrolments, *missing],
-        mentors=cohort.mentors,
-        capacity=cohort.capacity,
-        pair_enrolment=cohort.pair_enrolment,
-        pair_mentor=cohort.pair_mentor,
-        score=cohort.score,
-        mentor_score=cohort.mentor_score,
-    )
 
 
 def result_document(

@@ -11,10 +11,23 @@ import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
-from services.network.evaluation import Result, evaluate, future_split, holdout_split
+from services.network.evaluation import (
+    Result,
+    Split,
+    Spread,
+    evaluate,
+    future_split,
+    holdout_split,
+    method_scores,
+    precision_recall_auc,
+    precision_spread,
+)
 from services.network.inputs import InputError, build_graph, read_edges, read_people
 from services.network.policy import NetworkPolicy
 from services.network.ranking import suggest_introductions
+
+# Seeds of the random order that breaks equal scores, for the time-split spread.
+TIE_SEEDS = 20
 
 
 def _policy(path: str | None) -> NetworkPolicy:
@@ -63,13 +76,49 @@ def _table(results: list[Result], k: int, hidden: int) -> str:
     return "\n".join(lines)
 
 
+def _time_split_table(rows: list[tuple[str, float, Spread]], k: int, split: Split) -> str:
+    lines = [
+        f"{len(split.nodes)} people, {split.train_pairs} ties before, "
+        f"{len(split.test)} new ties after between them; every other pair ranked; k = {k}",
+        f"{'method':<24} {'precision@k':>12} {'hits':>7}   "
+        f"over {TIE_SEEDS} tie-break seeds: mean ± sd [min, max] hits",
+    ]
+    for method, precision, spread in rows:
+        lines.append(
+            f"{method:<24} {precision:>12.4f} {precision * k:>7.2f}   "
+            f"{spread.mean * k:6.2f} ± {spread.stdev * k:4.2f} "
+            f"[{spread.low * k:.0f}, {spread.high * k:.0f}]"
+        )
+    return "\n".join(lines)
+
+
+def cmd_time_split(args: argparse.Namespace, split: Split, policy: NetworkPolicy) -> int:
+    """Rank every pair not tied before; score against the ties new after."""
+    k = args.k or len(split.test)
+    seeds = range(TIE_SEEDS)
+    rows = []
+    for method, scores in method_scores(split, policy, with_random=True):
+        precision, _, _ = precision_recall_auc(scores, split.test, split.candidate_pairs, k)
+        spread = precision_spread(scores, split.test, split.candidate_pairs, k, seeds)
+        rows.append((method, precision, spread))
+    if args.json:
+        for method, precision, spread in rows:
+            line = {"method": method, "precision_at_k": precision, "k": k,
+                    "tie_break_mean": spread.mean, "tie_break_stdev": spread.stdev,
+                    "tie_break_min": spread.low, "tie_break_max": spread.high}  # fmt: skip
+            print(json.dumps(line))
+    else:
+        print(_time_split_table(rows, k, split))
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     try:
         edges = read_edges(Path(args.edges))
         people = read_people(Path(args.people)) if args.people else None
         policy = _policy(args.policy)
-        if args.future:
-            split = future_split(edges, read_edges(Path(args.future)))
+        if args.after:
+            split = future_split(edges, read_edges(Path(args.after)))
         else:
             split = holdout_split(edges, args.holdout, random.Random(args.seed))
     except (OSError, InputError, ValueError) as exc:
@@ -78,6 +127,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not split.test:
         print("error: nothing to predict (no hidden or new ties)", file=sys.stderr)
         return 2
+    if args.after and people is None:
+        return cmd_time_split(args, split, policy)
     k = args.k or len(split.test)
     results = evaluate(split, policy, people, k)
     if args.json:
@@ -104,15 +155,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     suggest.set_defaults(func=cmd_suggest)
 
     ev = sub.add_parser(
-        "evaluate", help="hide ties (or use a later snapshot) and score the ranking vs networkx"
+        "evaluate",
+        help="hide ties, or split in time, and score the ranking against networkx and random",
     )
-    ev.add_argument("--edges", required=True)
+    ev.add_argument("--before", "--edges", dest="edges", required=True, help="EDGES.csv")
     how = ev.add_mutually_exclusive_group(required=True)
     how.add_argument("--holdout", type=float, help="fraction of ties to hide, e.g. 0.1")
-    how.add_argument("--future", help="a later EDGES.csv: predict its new ties")
-    ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--people")
+    how.add_argument(
+        "--after",
+        "--future",
+        dest="after",
+        help="a later EDGES.csv: rank every pair not tied before, score against the new ties",
+    )
+    ev.add_argument("--seed", type=int, default=0, help="random seed of --holdout (default 0)")
+    ev.add_argument("--people", help="JSON lines: person_id, goals, passions, skills, ...")
     ev.add_argument("--k", type=int, help="default: the number of hidden ties (precision@L)")
-    ev.add_argument("--policy")
+    ev.add_argument("--policy", help="a programme TOML file whose [network] section applies")
     ev.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     ev.set_defaults(func=cmd_evaluate)

@@ -3,12 +3,16 @@
 Every method scores the same pairs: all pairs of people not tied in the training
 graph. Pairs a method does not score count as 0. Equal scores are ranked in random
 order, and the metrics take their expected value under that random order, so a
-result does not depend on a tie-breaking seed (exact, not sampled).
+result does not depend on a tie-breaking seed (exact, not sampled); the spread
+over tie-breaking seeds is sampled (`precision_spread`). A score may be a tuple,
+compared in order (the service's: two hops before fallbacks, then score, then the
+three-step flow that breaks ties).
 """
 
 from __future__ import annotations
 
 import random
+import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -17,6 +21,7 @@ from functools import cached_property
 from itertools import combinations
 
 import networkx as nx
+import numpy as np
 
 from services.network.graph import SocialGraph
 from services.network.inputs import Edge, build_graph
@@ -25,7 +30,8 @@ from services.network.policy import NetworkPolicy
 from services.network.ranking import score_candidates
 from services.network.ties import pair_key
 
-PairScores = dict[str, float]
+Score = float | tuple[float, ...]
+PairScores = dict[str, Score]
 # Above this many unscored pairs preferential attachment (which scores every pair)
 # is left out rather than enumerating them all.
 MAX_PAIRS_FOR_EVERY_PAIR = 5_000_000
@@ -39,11 +45,15 @@ class Split:
     nodes: frozenset[str]
 
     @cached_property
+    def train_pairs(self) -> int:
+        """Distinct pairs tied in training (a file may list a pair both ways)."""
+        return len({pair_key(e.source, e.target) for e in self.train})
+
+    @cached_property
     def candidate_pairs(self) -> int:
         """How many pairs are not tied in training: what every method ranks."""
         n = len(self.nodes)
-        trained = {pair_key(e.source, e.target) for e in self.train}
-        return n * (n - 1) // 2 - len(trained)
+        return n * (n - 1) // 2 - self.train_pairs
 
 
 @dataclass(frozen=True)
@@ -81,18 +91,20 @@ def future_split(edges: Sequence[Edge], later: Sequence[Edge]) -> Split:
 def service_scores(
     graph: SocialGraph, policy: NetworkPolicy, at: datetime | None = None
 ) -> PairScores:
-    """The service's ranking as one score per pair: the better of the two directions
-    (goals and passions make it asymmetric)."""
+    """The service's ranking as one score per pair, ordered as the service orders
+    one person's candidates: the better of the two directions (goals and passions
+    make it asymmetric)."""
     at = at or datetime.now(UTC)
-    scores: PairScores = {}
+    scores: dict[str, tuple[float, ...]] = {}
     for person in graph.people():
         if not person.introducible:
             continue
         for c in score_candidates(graph, person.id, at=at, policy=policy):
             key = pair_key(person.id, c.id)
-            if c.score > scores.get(key, float("-inf")):
-                scores[key] = c.score
-    return scores
+            value = (float(c.tier), c.score, c.reach)
+            if key not in scores or value > scores[key]:
+                scores[key] = value
+    return dict(scores)
 
 
 def _two_hop_pairs(g: nx.Graph) -> list[tuple[str, str]]:
@@ -128,16 +140,22 @@ def baseline_scores(split: Split) -> dict[str, PairScores | None]:
     }
 
 
+def _rounded(value: Score) -> tuple[float, ...]:
+    parts = value if isinstance(value, tuple) else (value,)
+    return tuple(float(f"{v:.{_ROUND}g}") for v in parts)
+
+
 def _groups(scores: PairScores, positives: set[str], total: int) -> list[tuple[int, int]]:
     """(pairs, positives) per distinct score, best first; unscored pairs score 0."""
-    size: Counter[float] = Counter()
-    hits: Counter[float] = Counter()
+    size: Counter[tuple[float, ...]] = Counter()
+    hits: Counter[tuple[float, ...]] = Counter()
     for key, value in scores.items():
-        rounded = float(f"{value:.{_ROUND}g}")
+        rounded = _rounded(value)
         size[rounded] += 1
         hits[rounded] += key in positives
-    size[0.0] += total - len(scores)
-    hits[0.0] += len(positives) - sum(hits.values())
+    zero = tuple(0.0 for _ in next(iter(size), (0.0,)))
+    size[zero] += total - len(scores)
+    hits[zero] += len(positives) - sum(hits.values())
     return [(size[s], hits[s]) for s in sorted(size, reverse=True)]
 
 
@@ -164,6 +182,41 @@ def precision_recall_auc(
     return precision, recall, auc
 
 
+@dataclass(frozen=True)
+class Spread:
+    """precision@k over random tie-breaking orders (one per seed)."""
+
+    mean: float
+    stdev: float
+    low: float
+    high: float
+
+
+def precision_spread(
+    scores: PairScores, positives: set[str], total: int, k: int, seeds: Sequence[int]
+) -> Spread:
+    """Break equal scores in a random order per seed and take precision@k: only the
+    group cut by k is drawn (hypergeometrically), the groups above count whole."""
+    groups = _groups(scores, positives, total)
+    found = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        taken, hits_taken = 0, 0
+        for size, hits in groups:
+            if taken >= k:
+                break
+            take = min(size, k - taken)
+            if take == size:
+                hits_taken += hits
+            elif hits:
+                hits_taken += int(rng.hypergeometric(hits, size - hits, take))
+            taken += take
+        found.append(hits_taken / k if k else 0.0)
+    mean = statistics.fmean(found)
+    stdev = statistics.pstdev(found)
+    return Spread(mean, stdev, min(found), max(found))
+
+
 def evaluate(
     split: Split,
     policy: NetworkPolicy,
@@ -176,16 +229,31 @@ def evaluate(
     positives = split.test
     total = split.candidate_pairs
     k = k or len(positives)
+    return [
+        Result(name, *precision_recall_auc(scores, positives, total, k))
+        for name, scores in method_scores(split, policy, people, service_label)
+    ]
+
+
+def method_scores(
+    split: Split,
+    policy: NetworkPolicy,
+    people: dict[str, Person] | None = None,
+    service_label: str = "mentormesh",
+    with_random: bool = False,
+) -> list[tuple[str, PairScores]]:
+    """Each method's scores on the split: the service first, then networkx's
+    predictors (and, if asked, random: every pair tied)."""
     graph = build_graph(split.train, people)
     for node in split.nodes - {p.id for p in graph.people()}:
         graph.put_person(Person(id=node))
-    methods: list[tuple[str, PairScores | None]] = [(service_label, service_scores(graph, policy))]
-    methods.extend(baseline_scores(split).items())
-    return [
-        Result(name, *precision_recall_auc(scores, positives, total, k))
-        for name, scores in methods
-        if scores is not None
-    ]
+    methods: list[tuple[str, PairScores]] = [(service_label, service_scores(graph, policy))]
+    methods.extend(
+        (name, scores) for name, scores in baseline_scores(split).items() if scores is not None
+    )
+    if with_random:
+        methods.append(("random", {}))
+    return methods
 
 
 def average(runs: Sequence[list[Result]]) -> list[Result]:

@@ -16,7 +16,8 @@ from pymongo.asynchronous.change_stream import AsyncChangeStream
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from services.network.repository import FOLLOWED, Document, NetworkStore
+from services.network.documents import Document
+from services.network.repository import FOLLOWED, MongoNetworkStore
 from services.network.state import NetworkState
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class ChangeFollower:
     async def start(self, db: AsyncDatabase[Document]) -> None:
         """Open the stream, then rebuild the graph from the database."""
         await self._open(db)
-        await self.state.load(NetworkStore(db))
+        await self.state.load(MongoNetworkStore(db))
 
     async def follow(self, db: AsyncDatabase[Document]) -> None:
         """Apply changes until cancelled; reopen (or reload) after a failure."""

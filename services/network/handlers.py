@@ -5,31 +5,42 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any
 
+from services.network.documents import (
+    Document,
+    StoredTie,
+    introduction_doc,
+    introduction_id,
+    offer_doc,
+    person_to_doc,
+)
 from services.network.graph import AmendedGraph
 from services.network.history import iso_week
 from services.network.people import person_from_profile
 from services.network.policy import NetworkPolicy
-from services.network.ranking import explain, score_candidates
-from services.network.repository import (
-    Document,
-    NetworkStore,
-    StoredTie,
-    introduction_id,
-    person_to_doc,
+from services.network.ranking import (
+    Suggestion,
+    explain,
+    score_candidates,
+    suggest_introductions,
 )
 from services.network.state import NetworkState
+from services.network.store import NetworkStore
 from services.network.ties import pair_key, session_boost
 from shared.events import (
     CloudEvent,
+    ConnectionAdded,
+    ConnectionRemoved,
     GoalCheckedIn,
     IntroductionAccepted,
     IntroductionDeclined,
+    IntroductionsOffered,
+    IntroductionsRequested,
     IntroductionSuggested,
     MentorshipEnded,
     MentorshipStarted,
+    OfferedIntroduction,
     ProfileDeleted,
     ProfileUpserted,
     SessionCompleted,
@@ -45,15 +56,17 @@ SESSIONS_BEFORE_SUGGESTING = 2
 SPARE_FACTOR = 5
 
 PolicyFor = Callable[[str], NetworkPolicy]
+StoreFor = Callable[[UnitOfWork], NetworkStore]
 
 
 class NetworkHandlers:
-    def __init__(self, state: NetworkState, policy_for: PolicyFor) -> None:
+    def __init__(self, state: NetworkState, policy_for: PolicyFor, store_for: StoreFor) -> None:
         self.state = state
         self.policy_for = policy_for
+        self.store_for = store_for
 
     async def handle(self, uow: UnitOfWork, event: CloudEvent[Any]) -> None:
-        store = NetworkStore(uow.db)
+        store = self.store_for(uow)
         data = event.data
         if isinstance(data, ProfileUpserted):
             await self.profile_upserted(uow, store, data)
@@ -71,6 +84,12 @@ class NetworkHandlers:
             await self.introduction_accepted(uow, store, data)
         elif isinstance(data, IntroductionDeclined):
             await self.introduction_declined(uow, store, data)
+        elif isinstance(data, ConnectionAdded):
+            await self.connection_added(uow, store, data)
+        elif isinstance(data, ConnectionRemoved):
+            await self.connection_removed(uow, store, data)
+        elif isinstance(data, IntroductionsRequested):
+            await self.introductions_requested(uow, store, data)
         # Other events on these topics (proposals, scheduling, feedback) do not
         # change who knows whom; feedback is confidential and is never stored here.
 
@@ -79,19 +98,19 @@ class NetworkHandlers:
     async def profile_upserted(
         self, uow: UnitOfWork, store: NetworkStore, data: ProfileUpserted
     ) -> None:
-        if await store.is_erased("person", data.person_id, uow.session):
+        if await store.is_erased("person", data.person_id):
             return
-        stored = await store.revision(data.person_id, uow.session)
+        stored = await store.revision(data.person_id)
         if stored is not None and stored >= data.revision:
             return
         doc = person_to_doc(person_from_profile(data), data.revision, list(data.programmes))
-        await store.save_person(doc, uow.session)
+        await store.save_person(doc)
         uow.after_commit(lambda: self.state.apply_person(doc))
 
     async def profile_deleted(
         self, uow: UnitOfWork, store: NetworkStore, data: ProfileDeleted
     ) -> None:
-        await store.erase(data.person_id, uow.session)
+        await store.erase(data.person_id)
         uow.after_commit(lambda: self.state.forget_person(data.person_id))
 
     # --- mentorships -------------------------------------------------------
@@ -99,13 +118,13 @@ class NetworkHandlers:
     async def mentorship_started(
         self, uow: UnitOfWork, store: NetworkStore, data: MentorshipStarted
     ) -> None:
-        if await store.is_erased("mentorship", data.mentorship_id, uow.session):
+        if await store.is_erased("mentorship", data.mentorship_id):
             return
         for person in (data.mentee_id, data.mentor_id):
-            if await store.is_erased("person", person, uow.session):
+            if await store.is_erased("person", person):
                 return
         before = await store.start_mentorship(
-            data.mentorship_id, data.mentee_id, data.mentor_id, data.programme_id, uow.session
+            data.mentorship_id, data.mentee_id, data.mentor_id, data.programme_id, uow.event_time
         )
         if before is not None and before.get("started"):
             return
@@ -113,11 +132,8 @@ class NetworkHandlers:
         # Sessions and an end that arrived before the start are applied now.
         boost = sum(session_boost(at) for at in before.get("sessions", {}).values())
         state = "ended" if before.get("ended") else "active"
-        stored = await store.update_tie(
-            data.mentee_id,
-            data.mentor_id,
-            {"$addToSet": {state: data.mentorship_id}, "$inc": {"boost": boost}},
-            uow.session,
+        stored = await store.tie_mentorship(
+            data.mentee_id, data.mentor_id, data.mentorship_id, ended=state == "ended", boost=boost
         )
         self._apply_after_commit(uow, stored)
         if len(before.get("sessions", {})) >= SESSIONS_BEFORE_SUGGESTING:
@@ -126,34 +142,26 @@ class NetworkHandlers:
     async def mentorship_ended(
         self, uow: UnitOfWork, store: NetworkStore, data: MentorshipEnded
     ) -> None:
-        if await store.is_erased("mentorship", data.mentorship_id, uow.session):
+        if await store.is_erased("mentorship", data.mentorship_id):
             return
-        before = await store.end_mentorship(data.mentorship_id, uow.session)
+        before = await store.end_mentorship(data.mentorship_id)
         if before is None or not before.get("started") or before.get("ended"):
             return  # applied when the start arrives, or already applied
-        stored = await store.update_tie(
-            before["mentee"],
-            before["mentor"],
-            {"$pull": {"active": data.mentorship_id}, "$addToSet": {"ended": data.mentorship_id}},
-            uow.session,
+        stored = await store.tie_mentorship(
+            before["mentee"], before["mentor"], data.mentorship_id, ended=True
         )
         self._apply_after_commit(uow, stored)
 
     async def session_completed(
         self, uow: UnitOfWork, store: NetworkStore, data: SessionCompleted
     ) -> None:
-        if await store.is_erased("mentorship", data.mentorship_id, uow.session):
+        if await store.is_erased("mentorship", data.mentorship_id):
             return
-        before, new = await store.add_session(
-            data.mentorship_id, data.session_id, data.occurred_at, uow.session
-        )
+        before, new = await store.add_session(data.mentorship_id, data.session_id, data.occurred_at)
         if not new or before is None or not before.get("started"):
             return  # stored; applied when the mentorship becomes known
-        stored = await store.update_tie(
-            before["mentee"],
-            before["mentor"],
-            {"$inc": {"boost": session_boost(data.occurred_at)}},
-            uow.session,
+        stored = await store.strengthen_tie(
+            before["mentee"], before["mentor"], session_boost(data.occurred_at)
         )
         self._apply_after_commit(uow, stored)
         completed = len(before.get("sessions", {})) + 1
@@ -163,46 +171,133 @@ class NetworkHandlers:
     async def goal_checked_in(
         self, uow: UnitOfWork, store: NetworkStore, data: GoalCheckedIn
     ) -> None:
-        mentorship = await store.mentorship(data.mentorship_id, uow.session)
+        mentorship = await store.mentorship(data.mentorship_id)
         programme = (mentorship or {}).get("programme")
         await self.suggest_for(uow, store, data.person_id, programme)
 
+    # --- the platform's connections -------------------------------------------
+
+    async def connection_added(
+        self, uow: UnitOfWork, store: NetworkStore, data: ConnectionAdded
+    ) -> None:
+        if data.person_a == data.person_b or await self._either_erased(
+            store, data.person_a, data.person_b
+        ):
+            return
+        connection = {"kind": data.kind, "from": data.person_a, "weight": data.weight,
+                      "since": data.since}  # fmt: skip
+        stored = await store.connect(data.person_a, data.person_b, data.connection_id, connection)
+        if stored is not None:
+            self._apply_after_commit(uow, stored)
+
+    async def connection_removed(
+        self, uow: UnitOfWork, store: NetworkStore, data: ConnectionRemoved
+    ) -> None:
+        if data.person_a == data.person_b or await self._either_erased(
+            store, data.person_a, data.person_b
+        ):
+            return
+        stored = await store.disconnect(data.person_a, data.person_b, data.connection_id)
+        self._apply_after_commit(uow, stored)
+
+    @staticmethod
+    async def _either_erased(store: NetworkStore, a: str, b: str) -> bool:
+        return await store.is_erased("person", a) or await store.is_erased("person", b)
+
     # --- introductions -------------------------------------------------------
+
+    async def _introduction(
+        self, uow: UnitOfWork, store: NetworkStore, intro_id: str
+    ) -> Document | None:
+        """The stored introduction, or the offered one made an introduction now that
+        one of the two answers it."""
+        intro = await store.introduction(intro_id)
+        if intro is not None:
+            return intro
+        offer = await store.take_offer(intro_id)
+        if offer is None:
+            return None
+        at = uow.event_time
+        intro = {**offer, "status": "suggested", "suggested_at": at, "week": iso_week(at)}
+        intro.pop("stored_at", None)
+        await store.add_introduction(intro)
+        uow.after_commit(lambda: self.state.apply_introduction(intro))
+        return intro
 
     async def introduction_accepted(
         self, uow: UnitOfWork, store: NetworkStore, data: IntroductionAccepted
     ) -> None:
-        intro = await store.introduction(data.introduction_id, uow.session)
+        intro = await self._introduction(uow, store, data.introduction_id)
         if intro is None or intro["status"] != "suggested":
             return  # unknown (erased) or already settled
         if data.person_id not in (intro["person"], intro["candidate"]):
             return  # the introducer's yes is not one of the two that count
         accepted = set(intro.get("accepted_by", [])) | {data.person_id}
-        update: Document = {"$addToSet": {"accepted_by": data.person_id}}
         both = {intro["person"], intro["candidate"]} <= accepted
+        await store.accept_introduction(data.introduction_id, data.person_id, both, uow.event_time)
         if both:
-            update["$set"] = {"status": "connected", "settled_at": uow.event_time}
-        await store.update_introduction(data.introduction_id, update, uow.session)
-        if both:
-            stored = await store.update_tie(
-                intro["person"], intro["candidate"], {"$set": {"introduced": True}}, uow.session
-            )
+            stored = await store.mark_introduced(intro["person"], intro["candidate"])
             self._apply_after_commit(uow, stored)
 
     async def introduction_declined(
         self, uow: UnitOfWork, store: NetworkStore, data: IntroductionDeclined
     ) -> None:
-        intro = await store.introduction(data.introduction_id, uow.session)
+        intro = await self._introduction(uow, store, data.introduction_id)
         if intro is None or intro["status"] != "suggested":
             return
-        await store.update_introduction(
-            data.introduction_id,
-            {"$set": {"status": "declined", "declined_by": data.person_id,
-                      "settled_at": uow.event_time}},
-            uow.session,
-        )  # fmt: skip
+        await store.decline_introduction(data.introduction_id, data.person_id, uow.event_time)
 
     # --- suggesting ----------------------------------------------------------
+
+    async def introductions_requested(
+        self, uow: UnitOfWork, store: NetworkStore, data: IntroductionsRequested
+    ) -> None:
+        """Answer from the in-memory graph: rank, explain and offer; the only write
+        is the offers, so an acceptance can find them."""
+        at = uow.event_time
+        graph, history = self.state.graph, self.state.history
+        person = graph.person(data.person_id)
+        suggestions: list[Suggestion] = []
+        if person is None or not graph.has_profile(data.person_id):
+            reason: str | None = "unknown person (never seen, or erased)"
+        elif person.paused:
+            reason = "paused"
+        elif not person.open_to_introductions:
+            reason = "not open to introductions"
+        else:
+            policy = self.policy_for(data.programme_id or person.programme)
+            week = iso_week(at)
+            suggestions = suggest_introductions(
+                graph,
+                data.person_id,
+                at=at,
+                policy=policy,
+                load=lambda c: history.load(c, week),
+                excluded=history.suggested,
+                count=data.k,
+            )
+            reason = None if suggestions else "nobody to suggest yet"
+        offered = []
+        offers = []
+        for s in suggestions:
+            offer = OfferedIntroduction(
+                introduction_id=introduction_id(s.person, s.candidate),
+                candidate_id=s.candidate,
+                introducer_id=s.introducer,
+                score=s.score,
+                reasons=list(s.reasons),
+            )
+            offered.append(offer)
+            offers.append(offer_doc(offer, s.explanation, at))
+        await store.save_offers(offers)
+        uow.emit(
+            IntroductionsOffered(
+                request_id=data.request_id,
+                person_id=data.person_id,
+                suggestions=offered,
+                reason=reason,
+            )
+        )
 
     async def suggest_for(
         self,
@@ -218,12 +313,12 @@ class NetworkHandlers:
         under the cap) within this transaction. `changed` are ties this transaction
         changed, which the shared graph shows only after the commit."""
         at = uow.event_time
-        people = await store.people([person_id], uow.session)
+        people = await store.people([person_id])
         person = people.get(person_id)
         if person is None or not person.introducible:
             return []
         policy = self.policy_for(programme or person.programme)
-        last = await store.last_run(person_id, uow.session)
+        last = await store.last_run(person_id)
         if last is not None and at < last + policy.period:
             return []
         week = iso_week(at)
@@ -241,11 +336,9 @@ class NetworkHandlers:
         if not ranked:
             return []
         ids = [c.id for c in ranked]
-        tied = await store.tied_pairs([pair_key(person_id, c) for c in ids], uow.session)
-        suggested = await store.introductions_exist(
-            [introduction_id(person_id, c) for c in ids], uow.session
-        )
-        current = await store.people(ids, uow.session)
+        tied = await store.tied_pairs([pair_key(person_id, c) for c in ids])
+        suggested = await store.introductions_exist([introduction_id(person_id, c) for c in ids])
+        current = await store.people(ids)
         made: list[IntroductionSuggested] = []
         loads: list[tuple[str, int]] = []
         for scored in ranked:
@@ -263,7 +356,7 @@ class NetworkHandlers:
             suggestion = explain(graph, person_id, scored, at=at, policy=policy)
             if suggestion is None:
                 continue
-            count = await store.take_load(scored.id, week, policy.weekly_cap, uow.session)
+            count = await store.take_load(scored.id, week, policy.weekly_cap)
             if count is None:
                 continue
             loads.append((scored.id, count))
@@ -275,11 +368,11 @@ class NetworkHandlers:
                 score=suggestion.score,
                 reasons=list(suggestion.reasons),
             )
-            await store.add_introduction(_introduction_doc(data, at, week), uow.session)
+            await store.add_introduction(introduction_doc(data, suggestion.explanation, at, week))
             uow.emit(data, discriminator=scored.id)
             made.append(data)
         if made:
-            await store.record_run(person_id, at, uow.session)
+            await store.record_run(person_id, at)
             uow.after_commit(lambda: self._remember(made, loads, week))
         return made
 
@@ -299,19 +392,3 @@ class NetworkHandlers:
                 self.state.graph.set_tie(stored.a, stored.b, stored.tie)
 
         uow.after_commit(apply)
-
-
-def _introduction_doc(data: IntroductionSuggested, at: datetime, week: str) -> Document:
-    return {
-        "_id": data.introduction_id,
-        "pair": pair_key(data.person_id, data.candidate_id),
-        "person": data.person_id,
-        "candidate": data.candidate_id,
-        "introducer": data.introducer_id,
-        "score": data.score,
-        "reasons": data.reasons,
-        "suggested_at": at,
-        "week": week,
-        "status": "suggested",
-        "accepted_by": [],
-    }

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,9 @@ from typing import Any
 
 from services.network.graph import SocialGraph
 from services.network.people import Person, canonical_tags
+from services.network.policy import NetworkPolicy
 from services.network.ties import TieKind, make_tie
+from shared.events import InvalidEvent, load_json
 
 CONTACT = frozenset({TieKind.CONTACT})
 
@@ -52,16 +53,23 @@ def read_edges(path: Path) -> list[Edge]:
     return edges
 
 
+def _strings(record: dict[str, Any], name: str) -> list[str]:
+    value = record.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"{name} must be a list of strings")
+    return value
+
+
 def person_from_json(record: dict[str, Any]) -> Person:
     person_id = record.get("person_id", record.get("id"))
     if not isinstance(person_id, str) or not person_id:
-        raise InputError(f"a person needs a person_id: {record}")
-    programmes = record.get("programmes") or ["default"]
+        raise InputError(f"a person needs a person_id: {str(record)[:200]}")
+    programmes = _strings(record, "programmes") or ["default"]
     return Person(
         id=person_id,
-        goals=canonical_tags(record.get("goals", ())),
-        passions=canonical_tags(record.get("passions", ())),
-        skills=canonical_tags(record.get("skills", ())),
+        goals=canonical_tags(_strings(record, "goals")),
+        passions=canonical_tags(_strings(record, "passions")),
+        skills=canonical_tags(_strings(record, "skills")),
         open_to_introductions=bool(record.get("open_to_introductions", True)),
         paused=bool(record.get("paused", False)),
         programme=str(programmes[0]),
@@ -70,17 +78,20 @@ def person_from_json(record: dict[str, Any]) -> Person:
 
 def read_people(path: Path) -> dict[str, Person]:
     people = {}
-    with path.open() as fh:
+    with path.open(encoding="utf-8", errors="surrogateescape") as fh:
         for line, text in enumerate(fh, start=1):
             if not text.strip():
                 continue
             try:
-                record = json.loads(text)
-            except ValueError as exc:
-                raise InputError(f"{path}:{line}: not JSON: {exc}") from None
+                record = load_json(text)
+            except InvalidEvent as exc:
+                raise InputError(f"{path}:{line}: {exc}") from None
             if not isinstance(record, dict):
                 raise InputError(f"{path}:{line}: expected a JSON object")
-            person = person_from_json(record)
+            try:
+                person = person_from_json(record)
+            except InputError as exc:
+                raise InputError(f"{path}:{line}: {exc}") from None
             people[person.id] = person
     return people
 
@@ -89,12 +100,14 @@ def build_graph(edges: Iterable[Edge], people: dict[str, Person] | None = None) 
     """The graph of these ties. Offline, a person without a record is open to
     introductions (the file is all we know); a record can say otherwise."""
     people = people or {}
-    graph = SocialGraph()
+    graph = SocialGraph(strengths=(NetworkPolicy().strengths,))
     for person in people.values():
         graph.put_person(person)
     for edge in edges:
         for end in (edge.source, edge.target):
             if end not in graph:
                 graph.put_person(Person(id=end))
-        graph.set_tie(edge.source, edge.target, make_tie(CONTACT, weight=edge.weight))
+        # A file's own weight replaces the contact kind's.
+        kinds = () if edge.weight is not None else CONTACT
+        graph.set_tie(edge.source, edge.target, make_tie(kinds, weight=edge.weight))
     return graph

@@ -5,14 +5,15 @@ from __future__ import annotations
 from services.network.follower import ChangeFollower
 from services.network.handlers import NetworkHandlers
 from services.network.policy import NetworkPolicy, programme_policy
-from services.network.repository import NetworkStore
+from services.network.repository import MongoNetworkStore
 from services.network.state import NetworkState
-from shared.runtime import ServiceRuntime, ServiceSpec
+from shared.runtime import ServiceRuntime, ServiceSpec, UnitOfWork
 from shared.settings import Settings
 
 DESCRIPTION = (
-    "Keeps the graph of who knows whom (mentorships, sessions, accepted introductions) "
-    "and suggests introductions to a mutual contact, with reasons."
+    "Keeps the graph of who knows whom (the platform's connections, mentorships, "
+    "sessions, accepted introductions), suggests introductions to a mutual contact, "
+    "with reasons, and answers requests for introductions on demand."
 )
 
 
@@ -24,14 +25,28 @@ class NetworkService:
         self.settings = settings
         self.state = NetworkState()
         self.follower = ChangeFollower(self.state)
-        self.handlers = NetworkHandlers(self.state, self.policy_for)
+        self.handlers = NetworkHandlers(self.state, self.policy_for, self.store_for)
+        self.pseudonyms = settings.pseudonyms()
+
+    def store_for(self, uow: UnitOfWork) -> MongoNetworkStore:
+        return MongoNetworkStore(uow.db, uow.session, self.pseudonyms)
 
     def policy_for(self, programme_id: str) -> NetworkPolicy:
         return programme_policy(self.settings.programmes_dir, programme_id)
 
     async def prepare(self, runtime: ServiceRuntime) -> None:
-        await NetworkStore(runtime.db).ensure_indexes()
+        await MongoNetworkStore(runtime.db).ensure_indexes()
         await self.follower.start(runtime.db)
+
+        async def nodes() -> float:
+            return len(self.state.graph)
+
+        async def edges() -> float:
+            return self.state.graph.tie_count
+
+        metrics = runtime.metrics
+        metrics.gauge_at_scrape("mentormesh_graph_nodes", "People in the graph.", nodes)
+        metrics.gauge_at_scrape("mentormesh_graph_edges", "Ties between people.", edges)
 
     async def follow(self, runtime: ServiceRuntime) -> None:
         await self.follower.follow(runtime.db)
@@ -39,7 +54,7 @@ class NetworkService:
     def spec(self) -> ServiceSpec:
         return ServiceSpec(
             name="network",
-            inputs=("profiles", "matches", "activity", "responses"),
+            inputs=("profiles", "matches", "activity", "responses", "connections"),
             outputs=("introductions",),
             handle=self.handlers.handle,
             prepare=self.prepare,

@@ -8,11 +8,20 @@ from dataclasses import dataclass
 from shared.events import ProfileUpserted
 from shared.tags import normalise_tag
 
+# Many people share a set of tags: each distinct set is held once.
+_TAG_SETS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def tag_set(tags: Iterable[str]) -> frozenset[str]:
+    """These (already normalised) tags as the one shared frozenset holding them."""
+    found = frozenset(tags)
+    return _TAG_SETS.setdefault(found, found)
+
 
 def canonical_tags(raw: Iterable[str]) -> frozenset[str]:
     """Tags compared by meaning ("ML" ~ "machine learning"), with the matcher's
     normalisation so both services agree on what a goal is."""
-    return frozenset(tag for tag in (normalise_tag(r) for r in raw) if tag)
+    return tag_set(tag for tag in (normalise_tag(r) for r in raw) if tag)
 
 
 @dataclass(frozen=True, slots=True)

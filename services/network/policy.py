@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.network.ties import Strengths, TieKind
 from shared.programmes import load_programme_section
 
 
@@ -34,6 +35,34 @@ class RankingWeights(BaseModel):
     load: float = Field(default=0.5, ge=0, le=1)
 
 
+class TieWeights(BaseModel):
+    """How much each kind of tie weighs (a tie of several kinds weighs as much as its
+    strongest). A live mentorship is the strongest tie the service sees; an ended one
+    is still a trusted acquaintance; an accepted introduction is a fresh, untested
+    one. Platform connections weigh what the platform's own `weight` says when it
+    sends one, and these defaults otherwise."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mentorship: float = Field(default=1.0, gt=0)
+    alumni: float = Field(default=0.5, gt=0)
+    introduction: float = Field(default=0.4, gt=0)
+    contact: float = Field(default=1.0, gt=0)
+    colleague: float = Field(default=0.6, gt=0)
+    follows: float = Field(default=0.2, gt=0)
+    mutual_follows: float = Field(default=0.4, gt=0)
+    same_group: float = Field(default=0.3, gt=0)
+    cohort_alumni: float = Field(default=0.5, gt=0)
+    other: float = Field(default=0.3, gt=0)
+
+
+@lru_cache(maxsize=64)
+def strengths_of(weights: TieWeights) -> Strengths:
+    """One table per distinct set of weights (the graph keeps per-person sums for
+    each table it is asked about, so equal weights must give the same object)."""
+    return Strengths.of({kind: getattr(weights, kind.value) for kind in TieKind})
+
+
 class NetworkPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -42,20 +71,27 @@ class NetworkPolicy(BaseModel):
     period_days: float = Field(default=14.0, gt=0)
     # At most this many suggestions may name the same candidate per ISO week.
     weekly_cap: int = Field(default=3, ge=1)
-    # Also reach people three hops away when every tie on the way is strong.
+    # Paths of three ties break ties between equal two-hop scores, and, for a
+    # person with fewer than `fallback_below` two-hop candidates, reach people three
+    # strong ties away (ranked after every two-hop candidate).
     three_hops: bool = True
-    # Weight of a three-hop path relative to a two-hop one; besides adding
-    # candidates, it breaks ties between equal two-hop scores.
+    fallback_below: int = Field(default=10, ge=0)
+    # Weight of a three-hop path relative to a two-hop one in a fallback's score.
     three_hop_weight: float = Field(default=0.5, ge=0)
     # A tie at least this strong counts as strong (a live mentorship is 1.0).
     strong_tie: float = Field(default=0.8, gt=0)
     # The structure score s is shown to the blend as s / (s + structure_scale).
     structure_scale: float = Field(default=0.25, gt=0)
     weights: RankingWeights = RankingWeights()
+    tie_weights: TieWeights = TieWeights()
 
     @property
     def period(self) -> timedelta:
         return timedelta(days=self.period_days)
+
+    @property
+    def strengths(self) -> Strengths:
+        return strengths_of(self.tie_weights)
 
     def structure_only(self) -> NetworkPolicy:
         """The same policy ranking by the graph alone (for evaluation)."""

@@ -3,27 +3,34 @@
 Structure is a weighted resource-allocation score (Zhou, Lü and Zhang 2009; the
 weighted form of Lü and Zhou 2010): every mutual contact z passes on a share of
 the tie x-z proportional to the tie z-y over z's total strength, so a contact who
-knows few people counts for more than a hub. Paths of three strong ties add a
-term of the same kind (the local-path idea of Lü, Jin and Zhou 2009), which both
-reaches further and separates candidates whose two-hop scores are equal. The
-structure is blended with relevance (the candidate's skills against the person's
-goals, shared passions) and the candidate's load this week.
+knows few people counts for more than a hub. On graphs split in time, plain and
+weighted resource allocation were the most robust predictors, and predictors built
+on paths of three ties lost to them as addends; so paths of three ties only
+ - break ties between candidates whose two-hop scores are equal (the three-step
+   resource flow, the local-path idea of Lü, Jin and Zhou 2009), and
+ - reach people three strong ties away for a person with fewer than
+   `fallback_below` two-hop candidates, ranked after every two-hop candidate.
+The structure is blended with relevance (the candidate's skills against the
+person's goals, shared passions) and the candidate's load this week.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from services.network.explanation import SHOWN_CONTACTS, Explanation
 from services.network.graph import GraphView
-from services.network.people import Person
 from services.network.policy import NetworkPolicy
-from services.network.ties import decay
+from services.network.ties import Strengths, decay
 
 Load = Callable[[str], int]
 Excluded = Callable[[str, str], bool]
+# Two-hop candidates rank before three-hop fallbacks, whatever their scores.
+TWO_HOPS, FALLBACK = 1, 0
+_DIGITS = 12  # scores equal to this many decimals are ties
 
 
 def _no_load(_candidate: str) -> int:
@@ -41,6 +48,9 @@ class ScoredCandidate:
     structure: float
     goal_share: float
     passion_share: float
+    tier: int = TWO_HOPS
+    # The three-step resource flow to the candidate: set where it breaks a tie.
+    reach: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,62 +60,97 @@ class Suggestion:
     introducer: str
     score: float
     mutual_contacts: tuple[str, ...]
-    goals_helped: tuple[str, ...]
-    shared_passions: tuple[str, ...]
-    reasons: tuple[str, ...]
+    explanation: Explanation
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return self.explanation.reasons()
+
+
+def two_step_flow(
+    graph: GraphView, person_id: str, decay_now: float, strengths: Strengths
+) -> dict[str, float]:
+    """The resource that reaches everyone two ties away from the person (their own
+    contacts and themselves included): the weighted resource-allocation score."""
+    flow: dict[str, float] = {}
+    table = strengths.by_mask
+    for z, tie_xz in graph.ties_of(person_id).items():
+        s_z = graph.total_strength(z, decay_now, strengths)
+        if s_z <= 0.0:
+            continue
+        base = table[tie_xz.mask]
+        w_xz = (tie_xz.weight if tie_xz.weight > base else base) + tie_xz.boost * decay_now
+        # z passes on this share of the tie, split by the strength of z's own ties.
+        passed = w_xz / s_z
+        for y, tie_zy in graph.ties_of(z).items():
+            base = table[tie_zy.mask]
+            w_zy = (tie_zy.weight if tie_zy.weight > base else base) + tie_zy.boost * decay_now
+            flow[y] = flow.get(y, 0.0) + passed * w_zy
+    return flow
 
 
 def structural_scores(
     graph: GraphView, person_id: str, decay_now: float, policy: NetworkPolicy
 ) -> dict[str, float]:
-    """Structure score of everyone the person reaches in two hops (and three over
-    strong ties), excluding the person and the people they already know."""
-    scores: dict[str, float] = {}
-    own = graph.ties_of(person_id)
-    strong: list[tuple[str, float]] = []
-    for z, tie_xz in own.items():
-        s_z = graph.total_strength(z, decay_now)
-        if s_z <= 0.0:
-            continue
-        w_xz = tie_xz.base + tie_xz.boost * decay_now
-        # z passes on this share of the tie, split by the strength of z's own ties.
-        passed = w_xz / s_z
-        if w_xz >= policy.strong_tie:
-            strong.append((z, passed))
-        for y, tie_zy in graph.ties_of(z).items():
-            scores[y] = scores.get(y, 0.0) + passed * (tie_zy.base + tie_zy.boost * decay_now)
-    if policy.three_hops and policy.three_hop_weight > 0.0:
-        _add_three_hops(graph, person_id, strong, decay_now, policy, scores)
+    """Two-hop structure score of everyone the person reaches in two hops,
+    excluding the person and the people they already know."""
+    scores = two_step_flow(graph, person_id, decay_now, policy.strengths)
     scores.pop(person_id, None)
-    for known in own:
+    for known in graph.ties_of(person_id):
         scores.pop(known, None)
     return scores
 
 
-def _add_three_hops(
+def three_step_flow(
     graph: GraphView,
-    person_id: str,
-    strong_first: list[tuple[str, float]],
+    candidate_id: str,
+    flow: dict[str, float],
     decay_now: float,
-    policy: NetworkPolicy,
-    scores: dict[str, float],
-) -> None:
-    threshold = policy.strong_tie
-    for a, share_a in strong_first:
+    strengths: Strengths,
+) -> float:
+    """The resource that reaches the candidate in three steps, from the two-step
+    `flow` of the person: the local-path term, used to break ties."""
+    total = 0.0
+    for b, tie_by in graph.ties_of(candidate_id).items():
+        arrived = flow.get(b)
+        if arrived:
+            s_b = graph.total_strength(b, decay_now, strengths)
+            if s_b > 0.0:
+                total += arrived * strengths.strength(tie_by, decay_now) / s_b
+    return total
+
+
+def strong_three_hops(
+    graph: GraphView, person_id: str, decay_now: float, policy: NetworkPolicy
+) -> dict[str, float]:
+    """Resource flow over paths of three strong ties only (the fallback's reach,
+    along which an introducer can vouch), to people not yet known."""
+    strengths, threshold = policy.strengths, policy.strong_tie
+    scores: dict[str, float] = {}
+    own = graph.ties_of(person_id)
+    for a, tie_xa in own.items():
+        w_xa = strengths.strength(tie_xa, decay_now)
+        s_a = graph.total_strength(a, decay_now, strengths)
+        if w_xa < threshold or s_a <= 0.0:
+            continue
+        share_a = w_xa / s_a
         for b, tie_ab in graph.ties_of(a).items():
             if b == person_id:
                 continue
-            w_ab = tie_ab.base + tie_ab.boost * decay_now
+            w_ab = strengths.strength(tie_ab, decay_now)
             if w_ab < threshold:
                 continue
-            s_b = graph.total_strength(b, decay_now)
-            passed = policy.three_hop_weight * share_a * w_ab / s_b
+            passed = share_a * w_ab / graph.total_strength(b, decay_now, strengths)
             for y, tie_by in graph.ties_of(b).items():
                 if y == a:
                     continue
-                w_by = tie_by.base + tie_by.boost * decay_now
+                w_by = strengths.strength(tie_by, decay_now)
                 if w_by >= threshold:
                     scores[y] = scores.get(y, 0.0) + passed * w_by
+    scores.pop(person_id, None)
+    for known in own:
+        scores.pop(known, None)
+    return scores
 
 
 def share(wanted: frozenset[str], offered: frozenset[str]) -> float:
@@ -124,6 +169,11 @@ def blend(
     return squashed * relevance * (1.0 - w.load * busy)
 
 
+# A candidate while ranking: a tuple whose natural order is best first
+# (-tier, -score rounded, -reach, id, score, structure, goal share, passion share).
+_Row = tuple[int, float, float, str, float, float, float, float]
+
+
 def score_candidates(
     graph: GraphView,
     person_id: str,
@@ -134,35 +184,87 @@ def score_candidates(
     excluded: Excluded = _nothing_excluded,
     limit: int | None = None,
 ) -> list[ScoredCandidate]:
-    """Every allowed candidate for the person, best first (ties broken by id)."""
+    """Every allowed candidate for the person (the first `limit`), best first:
+    two-hop candidates by score, equal scores by three-step flow, then (for a person
+    with few two-hop candidates) people three strong ties away, then by id."""
     person = graph.person(person_id)
     if person is None:
         return []
-    scored: list[ScoredCandidate] = []
-    for candidate_id, structure in structural_scores(graph, person_id, decay(at), policy).items():
-        candidate = graph.person(candidate_id)
-        if candidate is None or not candidate.introducible:
-            continue
-        if excluded(person_id, candidate_id):
-            continue
-        busy = load(candidate_id)
-        if busy >= policy.weekly_cap:
-            continue
-        goal_share = share(person.goals, candidate.skills)
-        passion_share = share(person.passions, candidate.passions)
-        score = blend(structure, goal_share, passion_share, busy, policy)
-        scored.append(ScoredCandidate(candidate_id, score, structure, goal_share, passion_share))
-    order = _best_first
+    decay_now = decay(at)
+    strengths = policy.strengths
+    flow = two_step_flow(graph, person_id, decay_now, strengths)
+    known = graph.ties_of(person_id)
+    goals, passions = person.goals, person.passions
+    cap = policy.weekly_cap
+
+    def rows(reached: dict[str, float], tier: int, factor: float) -> list[_Row]:
+        found: list[_Row] = []
+        for candidate_id, raw in reached.items():
+            if candidate_id == person_id or candidate_id in known:
+                continue
+            candidate = graph.person(candidate_id)
+            if candidate is None or not candidate.introducible:
+                continue
+            if excluded(person_id, candidate_id):
+                continue
+            busy = load(candidate_id)
+            if busy >= cap:
+                continue
+            goal_share = share(goals, candidate.skills) if goals else 0.0
+            passion_share = share(passions, candidate.passions) if passions else 0.0
+            structure = factor * raw
+            score = blend(structure, goal_share, passion_share, busy, policy)
+            found.append((-tier, -round(score, _DIGITS), 0.0, candidate_id, score, structure,
+                          goal_share, passion_share))  # fmt: skip
+        return found
+
+    found = rows(flow, TWO_HOPS, 1.0)
+    if policy.three_hops and len(found) < policy.fallback_below:
+        reached = {row[3] for row in found}
+        far = strong_three_hops(graph, person_id, decay_now, policy)
+        for row in rows(far, FALLBACK, policy.three_hop_weight):
+            if row[3] not in reached:
+                found.append(row)
+    if policy.three_hops:
+        _break_ties(graph, found, flow, decay_now, strengths, limit)
+    best = sorted(found) if limit is None else heapq.nsmallest(limit, found)
+    return [
+        ScoredCandidate(cid, score, structure, gs, ps, -tier, -reach)
+        for tier, _, reach, cid, score, structure, gs, ps in best
+    ]
+
+
+def _break_ties(
+    graph: GraphView,
+    found: list[_Row],
+    flow: dict[str, float],
+    decay_now: float,
+    strengths: Strengths,
+    limit: int | None,
+) -> None:
+    """Set the three-step flow where it can decide an order: without a limit on
+    every candidate (their scores may tie with other people's candidates, as in a
+    ranking of all pairs); with one, on candidates whose score equals another's
+    in a group that reaches into the first `limit` places."""
+    chosen: Iterable[int]
     if limit is None:
-        return sorted(scored, key=order)
-    return heapq.nsmallest(limit, scored, key=order)
+        chosen = range(len(found))
+    else:
+        head = {row[:2] for row in heapq.nsmallest(limit, found, key=lambda row: row[:2])}
+        groups: dict[tuple[int, float], list[int]] = {}
+        for i, row in enumerate(found):
+            if row[:2] in head:
+                groups.setdefault(row[:2], []).append(i)
+        chosen = [i for members in groups.values() if len(members) > 1 for i in members]
+    for i in chosen:
+        row = found[i]
+        reach = three_step_flow(graph, row[3], flow, decay_now, strengths)
+        found[i] = (row[0], row[1], -reach, *row[3:])
 
 
-def _best_first(c: ScoredCandidate) -> tuple[float, str]:
-    return (-c.score, c.id)
-
-
-def mutual_contacts(graph: GraphView, a: str, b: str, decay_now: float) -> list[str]:
+def mutual_contacts(
+    graph: GraphView, a: str, b: str, decay_now: float, strengths: Strengths
+) -> list[str]:
     """People who know both, the strongest bottleneck tie first."""
     ties_a, ties_b = graph.ties_of(a), graph.ties_of(b)
     if len(ties_a) > len(ties_b):
@@ -170,8 +272,8 @@ def mutual_contacts(graph: GraphView, a: str, b: str, decay_now: float) -> list[
     common = [z for z in ties_a if z in ties_b]
 
     def strength(z: str) -> tuple[float, float, str]:
-        w_a = ties_a[z].strength(decay_now)
-        w_b = ties_b[z].strength(decay_now)
+        w_a = strengths.strength(ties_a[z], decay_now)
+        w_b = strengths.strength(ties_b[z], decay_now)
         return (-min(w_a, w_b), -(w_a * w_b), z)
 
     return sorted(common, key=strength)
@@ -183,13 +285,14 @@ def choose_introducer(
     """The mutual contact with the strongest ties to both (who must not be paused),
     with the path they vouch for; for a three-hop candidate, the person's contact
     that starts the strongest path of strong ties. None if nobody can introduce."""
-    for z in mutual_contacts(graph, person_id, candidate_id, decay_now):
+    strengths = policy.strengths
+    for z in mutual_contacts(graph, person_id, candidate_id, decay_now, strengths):
         contact = graph.person(z)
         if contact is not None and not contact.paused:
             return z, (z,)
     best: tuple[tuple[float, float, str, str], str, str] | None = None
     for a, tie_xa in graph.ties_of(person_id).items():
-        w_xa = tie_xa.strength(decay_now)
+        w_xa = strengths.strength(tie_xa, decay_now)
         contact = graph.person(a)
         if w_xa < policy.strong_tie or contact is None or contact.paused:
             continue
@@ -197,7 +300,8 @@ def choose_introducer(
             tie_by = graph.tie(b, candidate_id)
             if b == person_id or tie_by is None:
                 continue
-            w_ab, w_by = tie_ab.strength(decay_now), tie_by.strength(decay_now)
+            w_ab = strengths.strength(tie_ab, decay_now)
+            w_by = strengths.strength(tie_by, decay_now)
             if min(w_ab, w_by) < policy.strong_tie:
                 continue
             key = (-min(w_xa, w_ab, w_by), -(w_xa * w_ab * w_by), a, b)
@@ -206,33 +310,6 @@ def choose_introducer(
     if best is None:
         return None
     return best[1], (best[1], best[2])
-
-
-def reasons_for(
-    person: Person,
-    candidate: Person,
-    contacts: list[str],
-    path: tuple[str, ...],
-    goals_helped: tuple[str, ...],
-    shared_passions: tuple[str, ...],
-) -> tuple[str, ...]:
-    """Lines the introducer can read and pass on."""
-    lines = []
-    if contacts:
-        more = f" and {len(contacts) - 3} more" if len(contacts) > 3 else ""
-        shown = ", ".join(contacts[:3]) + more
-        noun = "mutual contact" if len(contacts) == 1 else "mutual contacts"
-        lines.append(f"{len(contacts)} {noun} of {person.id} and {candidate.id}: {shown}")
-    else:
-        lines.append(
-            f"{person.id} reaches {candidate.id} through close ties: "
-            + " -> ".join((person.id, *path, candidate.id))
-        )
-    if goals_helped:
-        lines.append(f"{candidate.id} can help with {person.id}'s goals: {', '.join(goals_helped)}")
-    if shared_passions:
-        lines.append(f"shared passions: {', '.join(shared_passions)}")
-    return tuple(lines)
 
 
 def explain(
@@ -252,18 +329,23 @@ def explain(
     if chosen is None:
         return None
     introducer, path = chosen
-    contacts = mutual_contacts(graph, person_id, scored.id, decay_now)
-    goals_helped = tuple(sorted(person.goals & candidate.skills))
-    shared_passions = tuple(sorted(person.passions & candidate.passions))
+    contacts = mutual_contacts(graph, person_id, scored.id, decay_now, policy.strengths)
+    explanation = Explanation(
+        person=person_id,
+        candidate=scored.id,
+        contacts=tuple(contacts[:SHOWN_CONTACTS]),
+        contacts_total=len(contacts),
+        path=() if contacts else path,
+        goals_helped=tuple(sorted(person.goals & candidate.skills)),
+        shared_passions=tuple(sorted(person.passions & candidate.passions)),
+    )
     return Suggestion(
         person=person_id,
         candidate=scored.id,
         introducer=introducer,
         score=max(0.0, scored.score),
         mutual_contacts=tuple(contacts),
-        goals_helped=goals_helped,
-        shared_passions=shared_passions,
-        reasons=reasons_for(person, candidate, contacts, path, goals_helped, shared_passions),
+        explanation=explanation,
     )
 
 

@@ -10,30 +10,26 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from services.network.documents import Document, person_from_doc, tie_from_doc
 from services.network.graph import SocialGraph
 from services.network.history import IntroductionHistory
-from services.network.repository import (
-    ERASED,
-    INTRODUCTIONS,
-    LOAD,
-    PEOPLE,
-    TIES,
-    Document,
-    NetworkStore,
-    person_from_doc,
-    tie_from_doc,
-)
+from services.network.policy import NetworkPolicy
+from services.network.repository import INTRODUCTIONS, LOAD, PEOPLE, TIES, MongoNetworkStore
 from services.network.ties import pair_of
+
+# Sums for the default weights are kept from the start; a programme with its own
+# weights adds its table on first use.
+DEFAULT_STRENGTHS = NetworkPolicy().strengths
 
 
 class NetworkState:
     def __init__(self) -> None:
-        self.graph = SocialGraph()
+        self.graph = SocialGraph(strengths=(DEFAULT_STRENGTHS,))
         self.history = IntroductionHistory()
 
-    async def load(self, store: NetworkStore) -> None:
+    async def load(self, store: MongoNetworkStore) -> None:
         """Rebuild from the database (at start)."""
-        self.graph = SocialGraph()
+        self.graph = SocialGraph(strengths=(DEFAULT_STRENGTHS,))
         self.history = IntroductionHistory()
         with _collector_paused():
             async for doc in store.all_people():
@@ -47,7 +43,7 @@ class NetworkState:
 
     def rebuild(self, people: Iterable[Document], ties: Iterable[Document]) -> None:
         """Rebuild from documents already in memory (benchmarks, tools)."""
-        self.graph = SocialGraph()
+        self.graph = SocialGraph(strengths=(DEFAULT_STRENGTHS,))
         self.history = IntroductionHistory()
         with _collector_paused():
             for doc in people:
@@ -88,12 +84,6 @@ class NetworkState:
             elif collection == LOAD:
                 candidate, week = key.rsplit("|", 1)
                 self.history.forget_load(candidate, week)
-            return
-        if collection == ERASED:
-            # Someone named only by ties (no profile) has no people document to delete.
-            kind, _, ident = key.partition(":")
-            if kind == "person":
-                self.forget_person(ident)
             return
         if doc is None:  # gone since: its delete follows
             return

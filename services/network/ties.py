@@ -1,5 +1,10 @@
 """What a tie between two people is made of, and how strong it is at a given time.
 
+A tie is a small value: a bit set of its kinds, the platform's own weight when it
+gave one, and the credit of completed sessions. How much each kind weighs is a
+programme's choice (`TieWeights` in its policy), applied when ranking through a
+`Strengths` table, so one graph serves every programme.
+
 Completed sessions strengthen a tie, and recent ones count more: each session adds
 a credit that halves every `SESSION_HALF_LIFE`. The credit is stored already scaled
 by 2^((t - EPOCH) / half-life), so the decayed sum of any set of sessions is
@@ -10,6 +15,7 @@ in, and a person's total strength stays an O(1) sum that can be kept incremental
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -19,17 +25,23 @@ class TieKind(StrEnum):
     MENTORSHIP = "mentorship"
     ALUMNI = "alumni"  # a mentorship that ended: they still know each other
     INTRODUCTION = "introduction"  # both accepted an introduction
-    CONTACT = "contact"  # a tie given from outside (offline tools), with its own weight
+    CONTACT = "contact"  # a tie given from outside (offline tools)
+    # Connections the platform knows of (`connection.added.v1`).
+    COLLEAGUE = "colleague"
+    FOLLOWS = "follows"  # one follows the other
+    MUTUAL_FOLLOWS = "mutual_follows"  # each follows the other
+    SAME_GROUP = "same_group"
+    COHORT_ALUMNI = "cohort_alumni"
+    OTHER = "other"
 
 
-# A live mentorship is the strongest tie the service sees; an ended one is still a
-# trusted acquaintance; an accepted introduction is a fresh, untested one.
-BASE_STRENGTH: dict[TieKind, float] = {
-    TieKind.MENTORSHIP: 1.0,
-    TieKind.ALUMNI: 0.5,
-    TieKind.INTRODUCTION: 0.4,
-    TieKind.CONTACT: 1.0,
-}
+KINDS: tuple[TieKind, ...] = tuple(TieKind)
+BIT: dict[TieKind, int] = {kind: 1 << i for i, kind in enumerate(KINDS)}
+CONNECTION_KINDS = frozenset(
+    {TieKind.COLLEAGUE, TieKind.FOLLOWS, TieKind.MUTUAL_FOLLOWS, TieKind.SAME_GROUP,
+     TieKind.COHORT_ALUMNI, TieKind.OTHER}
+)  # fmt: skip
+
 SESSION_CREDIT = 0.25
 SESSION_HALF_LIFE = timedelta(days=90)
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
@@ -49,23 +61,63 @@ def decay(at: datetime) -> float:
     return math.pow(2.0, -_half_lives(at))
 
 
+def mask_of(kinds: Iterable[TieKind]) -> int:
+    mask = 0
+    for kind in kinds:
+        mask |= BIT[kind]
+    return mask
+
+
 @dataclass(frozen=True, slots=True)
 class Tie:
-    kinds: frozenset[TieKind]
-    base: float
+    """`mask`: the kinds whose weight the programme's policy sets; `weight`: the
+    platform's own weight for connections that came with one (0.0 if none);
+    `boost`: the stored credit of completed sessions."""
+
+    mask: int
+    weight: float = 0.0
     boost: float = 0.0
 
-    def strength(self, decay_now: float) -> float:
-        return self.base + self.boost * decay_now
+    @property
+    def kinds(self) -> frozenset[TieKind]:
+        return frozenset(kind for kind in KINDS if self.mask & BIT[kind])
 
 
-def make_tie(kinds: frozenset[TieKind], boost: float = 0.0, weight: float | None = None) -> Tie:
-    """A tie of these kinds; `weight` replaces the base strength of a CONTACT tie."""
-    bases = [
-        weight if (kind is TieKind.CONTACT and weight is not None) else BASE_STRENGTH[kind]
-        for kind in kinds
-    ]
-    return Tie(kinds=kinds, base=max(bases, default=0.0), boost=boost)
+@dataclass(frozen=True, eq=False)
+class Strengths:
+    """The base strength of every combination of kinds under one programme's
+    weights: a tie weighs as much as its strongest kind (or the platform's weight)."""
+
+    by_mask: tuple[float, ...]
+
+    @classmethod
+    def of(cls, weights: Mapping[TieKind, float]) -> Strengths:
+        table = [0.0] * (1 << len(KINDS))
+        for mask in range(1, len(table)):
+            table[mask] = max(w for kind, w in weights.items() if mask & BIT[kind])
+        return cls(tuple(table))
+
+    def base(self, tie: Tie) -> float:
+        base = self.by_mask[tie.mask]
+        return tie.weight if tie.weight > base else base
+
+    def strength(self, tie: Tie, decay_now: float) -> float:
+        return self.base(tie) + tie.boost * decay_now
+
+
+# Ties without a weight or sessions are shared: most ties are one of a few values.
+_PLAIN: dict[int, Tie] = {}
+
+
+def make_tie(kinds: Iterable[TieKind], boost: float = 0.0, weight: float | None = None) -> Tie:
+    """A tie of these kinds; `weight` is the platform's (or a file's) own weight."""
+    mask = mask_of(kinds)
+    if boost == 0.0 and not weight:
+        plain = _PLAIN.get(mask)
+        if plain is None:
+            plain = _PLAIN[mask] = Tie(mask)
+        return plain
+    return Tie(mask, weight or 0.0, boost)
 
 
 def pair_key(a: str, b: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +50,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     simulate_cmd.add_argument(
         "--programmes", type=Path, help="the programmes directory (default: the service's)"
     )
+    simulate_cmd.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 2 without simulating if any line is not a valid CloudEvent",
+    )
     simulate_cmd.set_defaults(func=cmd_simulate)
 
 
@@ -69,16 +75,22 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(f"nudges simulate: {exc}", file=sys.stderr)
         return 2
     try:
+        # Bytes that are not UTF-8 reach the parser (which reports their line) instead
+        # of stopping the read.
         if args.events == "-":
-            events, problems = read_events(sys.stdin)
+            stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape")
+            events, problems = read_events(stdin)
         else:
-            with open(args.events, encoding="utf-8") as fh:
+            with open(args.events, encoding="utf-8", errors="surrogateescape") as fh:
                 events, problems = read_events(fh)
     except OSError as exc:
         print(f"nudges simulate: {exc}", file=sys.stderr)
         return 2
     for problem in problems:
         print(f"nudges simulate: skipped {problem}", file=sys.stderr)
+    if problems and args.strict:
+        print(f"nudges simulate: {len(problems)} line(s) skipped (--strict)", file=sys.stderr)
+        return 2
     try:
         nudges = asyncio.run(simulate(events, books, args.until))
     except RulesError as exc:

@@ -7,6 +7,10 @@ goes backwards and survives restarts), minus a grace period for events of other
 topics that are still in flight. With the wall clock switched on, "now" is also
 never behind real time (minus the same grace), for live deployments where some
 nudges must go out even when no events arrive.
+
+Timers due at "now" or earlier are settled. An event may be up to the grace late, so
+one stamped exactly watermark minus grace may still come and change a timer due at
+that instant: "now" stops one tick (a millisecond, the finest instant stored) short.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from .repository import MongoStore
 
 Document = dict[str, Any]
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+TICK = timedelta(milliseconds=1)
 
 
 class FiringClock(Protocol):
@@ -51,4 +56,4 @@ class WatermarkClock:
         latest = await self.store.watermark() or NEVER
         if self.wall is not None:
             latest = max(latest, self.wall.now())
-        return instant(latest - self.grace) if latest > NEVER else NEVER
+        return instant(latest - self.grace - TICK) if latest > NEVER else NEVER

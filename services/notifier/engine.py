@@ -34,7 +34,8 @@ BookFor = Callable[[str | None], RuleBook]
 
 
 class Timer(BaseModel):
-    """One possible nudge: rule `rule_id` about `subject` for `recipient`, due at `due`.
+    """One possible nudge: rule `rule_id` about `subject` (a typed key, `facts.subject_key`)
+    for `recipient`, due at `due`.
 
     `at` is when it is next looked at: `due` at first, later the end of quiet hours or
     the next free slot of the weekly limit. Its id is derived from what it is about,
@@ -139,10 +140,10 @@ def mentorship_timers(facts: MentorshipFacts, book: RuleBook) -> list[Timer]:
             # already of the right type (instants come from facts or `instant`).
             found.append(
                 Timer.model_construct(
-                    id=timer_id(rule.id, facts.id, anchor, recipient),
+                    id=timer_id(rule.id, facts.key, anchor, recipient),
                     rule_id=rule.id,
                     trigger=rule.trigger,
-                    subject=facts.id,
+                    subject=facts.key,
                     recipient=recipient,
                     audience=audience,
                     programme_id=facts.programme_id,
@@ -210,10 +211,10 @@ def proposal_timers(facts: ProposalFacts, book: RuleBook) -> list[Timer]:
         for recipient, audience in _recipients(rule, facts.mentee_id, facts.mentor_id, book):
             found.append(
                 Timer(
-                    id=timer_id(rule.id, facts.id, "", recipient),
+                    id=timer_id(rule.id, facts.key, "", recipient),
                     rule_id=rule.id,
                     trigger=rule.trigger,
-                    subject=facts.id,
+                    subject=facts.key,
                     recipient=recipient,
                     audience=audience,
                     programme_id=facts.programme_id,
@@ -337,9 +338,9 @@ def _day(moment: datetime, zone: ZoneInfo, today: datetime) -> str:
     return text if local.year == today.astimezone(zone).year else f"{text} {local.year}"
 
 
-def _reason(timer: Timer, since: str) -> str:
-    if timer.trigger == "proposal_unanswered":
-        return f"proposal {timer.subject} unanswered since {since}"
+def _reason(timer: Timer, subject: Subject, since: str) -> str:
+    if isinstance(subject, ProposalFacts):
+        return f"proposal {subject.id} unanswered since {since}"
     if timer.trigger == "no_session":
         return f"no session since {since}"
     if timer.trigger == "feedback_missing":
@@ -349,14 +350,14 @@ def _reason(timer: Timer, since: str) -> str:
 
 def _single(timer: Timer, rule: Rule, subject: Subject, zone: ZoneInfo, at: datetime) -> Nudge:
     since = _day(timer.since, zone, at)
-    reason = _reason(timer, since)
+    reason = _reason(timer, subject, since)
     values = {
         "reason": reason,
         "since": since,
         "days": str((at - timer.since) // timedelta(days=1)),
         "rule_id": rule.id,
         "mentorship_id": timer.mentorship_id or "",
-        "match_id": timer.subject if isinstance(subject, ProposalFacts) else "",
+        "match_id": subject.id if isinstance(subject, ProposalFacts) else "",
         "session_id": timer.session_id or "",
         "programme_id": timer.programme_id or "",
         "mentee_id": subject.mentee_id or "",

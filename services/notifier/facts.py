@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -49,6 +49,22 @@ def instant(moment: datetime) -> datetime:
 
 
 Instant = Annotated[datetime, AfterValidator(instant)]
+
+# A proposal and the mentorship it becomes share an id (the matcher gives a mentorship
+# its match's id), so wherever both meet (timers, indexes) they are told apart by a
+# typed key: "mentorship:<id>" or "proposal:<id>".
+SubjectKind = Literal["mentorship", "proposal"]
+
+
+def subject_key(kind: SubjectKind, ident: str) -> str:
+    return f"{kind}:{ident}"
+
+
+def parse_subject_key(key: str) -> tuple[SubjectKind, str]:
+    kind, _, ident = key.partition(":")
+    if kind not in ("mentorship", "proposal") or not ident:
+        raise ValueError(f"not a subject key: {key!r}")
+    return cast(SubjectKind, kind), ident
 
 
 class Fact(BaseModel):
@@ -91,8 +107,17 @@ class MentorshipFacts(Fact):
     purged: bool = False
 
     @property
+    def key(self) -> str:
+        return subject_key("mentorship", self.id)
+
+    @property
     def people(self) -> tuple[str, ...]:
         return tuple(p for p in (self.mentee_id, self.mentor_id) if p is not None)
+
+    @property
+    def named(self) -> tuple[str, ...]:
+        """Everyone the facts name, also before the start arrived: what erasure looks for."""
+        return tuple(dict.fromkeys((*self.people, *(f.person_id for f in self.feedback))))
 
     def active_at(self, at: datetime) -> bool:
         if self.purged or self.started_at is None or self.started_at > at:
@@ -151,8 +176,17 @@ class ProposalFacts(Fact):
     purged: bool = False
 
     @property
+    def key(self) -> str:
+        return subject_key("proposal", self.id)
+
+    @property
     def people(self) -> tuple[str, ...]:
         return tuple(p for p in (self.mentee_id, self.mentor_id) if p is not None)
+
+    @property
+    def named(self) -> tuple[str, ...]:
+        """Everyone the facts name, also before the proposal arrived: what erasure looks for."""
+        return tuple(dict.fromkeys((*self.people, *(a.person_id for a in self.answers))))
 
     def open_at(self, at: datetime) -> bool:
         if self.purged or self.proposed_at is None or self.proposed_at > at:
@@ -196,6 +230,18 @@ T = TypeVar("T")
 
 def _added(items: tuple[T, ...], item: T) -> tuple[T, ...]:
     return items if item in items else (*items, item)
+
+
+def people_named(data: EventData) -> tuple[str, ...]:
+    """The people a mentorship or proposal event names that its facts would keep: an
+    event about someone from before their erasure must not bring their id back."""
+    if isinstance(data, MentorshipStarted | MatchProposed | MatchExpired | MatchWithdrawn):
+        return (data.mentee_id, data.mentor_id)
+    if isinstance(data, FeedbackSubmitted):
+        return (data.from_person_id,)
+    if isinstance(data, MatchAccepted | MatchDeclined):
+        return (data.person_id,)
+    return ()
 
 
 def record_activity(facts: MentorshipFacts, data: EventData, at: datetime) -> MentorshipFacts:

@@ -29,7 +29,7 @@ def build_spec(
     the event-time watermark, or the wall clock too with MENTORMESH_NOTIFIER_CLOCK=wall."""
     settings = settings or Settings()
     knobs = notifier_settings or NotifierSettings()
-    notifier = Notifier(books or knobs.rulebooks(settings))
+    notifier = Notifier(books or knobs.rulebooks(settings), settings.pseudonyms())
     me = process_id()
     handler = EventHandler(notifier, me)
 
@@ -37,6 +37,11 @@ def build_spec(
         await MongoStore.ensure_indexes(runtime.db)
         # A broken rules file or programme section stops the service at start.
         notifier.books.for_programme("default")
+        runtime.metrics.gauge_at_scrape(
+            "mentormesh_pending_timers",
+            "Nudge timers waiting to fire (state pending).",
+            lambda: runtime.db.timers.count_documents({"state": "pending"}),
+        )
 
     def firing_clock(runtime: ServiceRuntime) -> FiringClock:
         if clock is not None:
@@ -53,6 +58,7 @@ def build_spec(
             timedelta(seconds=knobs.lease_s),
             knobs.batch,
             knobs.concurrency,
+            knobs.group,
         )
         await firing.run(knobs.poll_s)
 

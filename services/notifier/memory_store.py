@@ -8,7 +8,6 @@ from datetime import datetime
 
 from .engine import Nudge, Timer
 from .facts import MentorshipFacts, PersonFacts, ProposalFacts
-from .store import tombstone_key
 
 
 class MemoryStore:
@@ -27,13 +26,12 @@ class MemoryStore:
 
     # --- the NotifierStore protocol ------------------------------------------------
 
-    async def erased_at(self, people: Sequence[str]) -> datetime | None:
-        times = [self.tombstones.get(tombstone_key(p)) for p in people]
+    async def erased_at(self, tombstones: Sequence[str]) -> datetime | None:
+        times = [self.tombstones.get(key) for key in tombstones]
         return max((t for t in times if t is not None), default=None)
 
-    async def forget(self, person_id: str, at: datetime) -> None:
-        key = tombstone_key(person_id)
-        self.tombstones[key] = max(at, self.tombstones.get(key, at))
+    async def forget(self, person_id: str, tombstone: str, at: datetime) -> None:
+        self.tombstones[tombstone] = max(at, self.tombstones.get(tombstone, at))
         self.people.pop(person_id, None)
         self.sent.pop(person_id, None)
         await self.remove_timers([t.id for t in self.timers.values() if person_id in t.people])
@@ -44,7 +42,7 @@ class MemoryStore:
         return self.mentorships.get(mentorship_id)
 
     async def mentorships_of(self, person_id: str) -> list[MentorshipFacts]:
-        return [m for m in self.mentorships.values() if person_id in m.people]
+        return [m for m in self.mentorships.values() if person_id in m.named]
 
     async def save_mentorship(self, facts: MentorshipFacts) -> None:
         self.mentorships[facts.id] = facts
@@ -53,7 +51,7 @@ class MemoryStore:
         return self.proposals.get(match_id)
 
     async def proposals_of(self, person_id: str) -> list[ProposalFacts]:
-        return [p for p in self.proposals.values() if person_id in p.people]
+        return [p for p in self.proposals.values() if person_id in p.named]
 
     async def save_proposal(self, facts: ProposalFacts) -> None:
         self.proposals[facts.id] = facts

@@ -11,11 +11,15 @@ grace period.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import SecretStr
+
+from shared.erasure import Pseudonyms
 from shared.events import CloudEvent, InvalidEvent, parse_event
 
 from .engine import Nudge
@@ -25,14 +29,21 @@ from .rulebooks import RuleBooks
 from .workflow import Notifier
 
 
+def pseudonyms_for_this_run() -> Pseudonyms:
+    """A dry run's tombstones never leave its memory: a key of its own does, and needs
+    no secret setting."""
+    return Pseudonyms(SecretStr(secrets.token_hex(32)))
+
+
 @dataclass
 class Simulation:
     books: RuleBooks
+    pseudonyms: Pseudonyms = field(default_factory=pseudonyms_for_this_run)
     store: MemoryStore = field(default_factory=MemoryStore)
     seen: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.notifier = Notifier(self.books)
+        self.notifier = Notifier(self.books, self.pseudonyms)
 
     async def feed(self, event: CloudEvent[Any]) -> list[Nudge]:
         """Settle what falls due before the event, then apply it (once per id)."""
@@ -58,10 +69,13 @@ class Simulation:
 
 
 async def simulate(
-    events: Iterable[CloudEvent[Any]], books: RuleBooks, until: datetime | None = None
+    events: Iterable[CloudEvent[Any]],
+    books: RuleBooks,
+    until: datetime | None = None,
+    pseudonyms: Pseudonyms | None = None,
 ) -> list[Nudge]:
     ordered = sorted(events, key=lambda e: instant(e.time))
-    simulation = Simulation(books)
+    simulation = Simulation(books, pseudonyms or pseudonyms_for_this_run())
     sent: list[Nudge] = []
     for event in ordered:
         sent.extend(await simulation.feed(event))

@@ -8,34 +8,30 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from shared.events import derived_id
-
 from .engine import Nudge, Timer
 from .facts import MentorshipFacts, PersonFacts, ProposalFacts
 
 
-def tombstone_key(person_id: str) -> str:
-    """How an erased person is remembered: a one-way key, never the id itself."""
-    return derived_id("notifier-erased", person_id)
-
-
 class NotifierStore(Protocol):
-    async def erased_at(self, people: Sequence[str]) -> datetime | None:
-        """The latest time any of `people` was erased, if ever."""
+    async def erased_at(self, tombstones: Sequence[str]) -> datetime | None:
+        """The latest time recorded under any of these tombstones, if any."""
 
-    async def forget(self, person_id: str, at: datetime) -> None:
-        """Delete the person's zone facts, send log, every timer and nudge record naming
-        them, and keep only a tombstone (`tombstone_key`) with the time."""
+    async def forget(self, person_id: str, tombstone: str, at: datetime) -> None:
+        """Delete the person's zone facts, send log, lease, every timer and nudge record
+        naming them, and keep only `tombstone` (a keyed one-way name of the person,
+        `shared.erasure`) with the time."""
 
     async def mentorship(self, mentorship_id: str) -> MentorshipFacts | None: ...
 
-    async def mentorships_of(self, person_id: str) -> list[MentorshipFacts]: ...
+    async def mentorships_of(self, person_id: str) -> list[MentorshipFacts]:
+        """The mentorships whose facts name the person (`MentorshipFacts.named`)."""
 
     async def save_mentorship(self, facts: MentorshipFacts) -> None: ...
 
     async def proposal(self, match_id: str) -> ProposalFacts | None: ...
 
-    async def proposals_of(self, person_id: str) -> list[ProposalFacts]: ...
+    async def proposals_of(self, person_id: str) -> list[ProposalFacts]:
+        """The proposals whose facts name the person (`ProposalFacts.named`)."""
 
     async def save_proposal(self, facts: ProposalFacts) -> None: ...
 
@@ -44,7 +40,8 @@ class NotifierStore(Protocol):
     async def save_person(self, facts: PersonFacts) -> None: ...
 
     async def subject_timers(self, subject: str) -> list[Timer]:
-        """Every stored timer about a mentorship or a proposal, in any state."""
+        """Every stored timer about one subject (its typed key: `facts.subject_key`), in any
+        state."""
 
     async def add_timers(self, timers: Sequence[Timer]) -> None:
         """Store the timers whose id is not stored yet; leave the others untouched."""

@@ -7,7 +7,9 @@ expired lease), so two processes never work on the same person at once; a proces
 killed while holding one just delays that person until the lease runs out. The
 lease is an optimisation, not the guarantee: settling happens in a transaction that
 rewrites the timers it settles, so a process whose lease expired mid-way conflicts
-and retries instead of sending twice.
+and retries instead of sending twice. For the same reason any process may remove a
+lease that ran out: a holder that died leaves its leases behind, and nobody would
+otherwise take over those of people with nothing due any more.
 """
 
 from __future__ import annotations
@@ -45,6 +47,19 @@ class TimerQueue:
             {"recipient": recipient, "state": "pending", "at": {"$lte": now}}, {"at": 1}
         ).sort([("at", ASCENDING), ("_id", ASCENDING)])
         return [(instant(doc["at"]), doc["_id"]) async for doc in cursor]
+
+    async def due_of(
+        self, recipients: Sequence[str], now: datetime
+    ) -> dict[str, list[tuple[datetime, str]]]:
+        """`due_for` of several recipients, in one query: each of `recipients` is a key."""
+        due: dict[str, list[tuple[datetime, str]]] = {r: [] for r in recipients}
+        cursor = self.timers.find(
+            {"recipient": {"$in": list(recipients)}, "state": "pending", "at": {"$lte": now}},
+            {"at": 1, "recipient": 1},
+        ).sort([("at", ASCENDING), ("_id", ASCENDING)])
+        async for doc in cursor:
+            due[doc["recipient"]].append((instant(doc["at"]), doc["_id"]))
+        return due
 
     async def next_due(self) -> tuple[datetime, str] | None:
         """The earliest (instant, recipient) with a pending timer."""
@@ -93,3 +108,8 @@ class Leases:
     async def release(self, recipients: Sequence[str]) -> None:
         if recipients:
             await self.leases.delete_many({"_id": {"$in": list(recipients)}, "owner": self.owner})
+
+    async def clear_expired(self) -> int:
+        """Remove every lease that ran out, whoever took it; how many."""
+        result = await self.leases.delete_many({"until": {"$lt": datetime.now(UTC)}})
+        return result.deleted_count

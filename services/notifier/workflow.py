@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from shared.erasure import Pseudonyms
 from shared.events import (
     CloudEvent,
     FeedbackSubmitted,
@@ -39,6 +40,8 @@ from .facts import (
     PersonFacts,
     ProposalFacts,
     instant,
+    parse_subject_key,
+    people_named,
     record_activity,
     record_profile,
     record_proposal,
@@ -63,10 +66,15 @@ class NothingToSettle(Exception):
 
 
 class Notifier:
-    """The notifier's behaviour, independent of where its state lives."""
+    """The notifier's behaviour, independent of where its state lives. `pseudonyms`
+    name erased people in tombstones (`shared.erasure`), never by their id."""
 
-    def __init__(self, books: RuleBooks) -> None:
+    def __init__(self, books: RuleBooks, pseudonyms: Pseudonyms) -> None:
         self.books = books
+        self.pseudonyms = pseudonyms
+
+    def _tombstone(self, person_id: str) -> str:
+        return self.pseudonyms.tombstone("person", person_id)
 
     async def absorb(self, store: NotifierStore, event: CloudEvent[Any]) -> None:
         """Add one event to the facts and bring the affected timers up to date."""
@@ -89,8 +97,24 @@ class Notifier:
     ) -> bool:
         """Whether any of `people` was erased at or after `at`: an event about them
         from before their erasure, arriving late, must not bring them back."""
-        erased = await store.erased_at(people)
+        erased = await store.erased_at([self._tombstone(p) for p in people])
         return erased is not None and erased >= at
+
+    async def _names_someone_gone(
+        self, store: NotifierStore, people: tuple[str, ...], at: datetime
+    ) -> bool:
+        """Whether an event about `people` at `at` names someone erased who has not
+        signed up again since. Later than the erasure is not enough: another service
+        may stamp an event with its own clock after the deletion, having decided it
+        before it applied the deletion (a matcher's proposal to a mentor who just left).
+        Only a profile newer than the erasure brings a person back."""
+        if await self._erased_after(store, people, at):
+            return True
+        for person_id in people:
+            erased = await store.erased_at([self._tombstone(person_id)])
+            if erased is not None and await store.person(person_id) is None:
+                return True
+        return False
 
     async def _mentorship_event(
         self, store: NotifierStore, event: CloudEvent[Any], at: datetime
@@ -99,16 +123,13 @@ class Notifier:
         facts = await store.mentorship(data.mentorship_id) or MentorshipFacts(id=data.mentorship_id)
         if facts.purged:
             return
-        if isinstance(data, MentorshipStarted) and await self._erased_after(
-            store, (data.mentee_id, data.mentor_id), at
-        ):
-            await store.save_mentorship(MentorshipFacts(id=facts.id, purged=True))
-            await self._reconcile(store, facts.id, None, [])
+        if await self._names_someone_gone(store, people_named(data), at):
+            await self._purge_mentorship(store, facts)
             return
         facts = record_activity(facts, data, at)
         await store.save_mentorship(facts)
         book = self.books.for_programme(facts.programme_id)
-        await self._reconcile(store, facts.id, facts, mentorship_timers(facts, book))
+        await self._reconcile(store, facts.key, facts, mentorship_timers(facts, book))
 
     async def _proposal_event(
         self, store: NotifierStore, event: CloudEvent[Any], at: datetime
@@ -117,25 +138,24 @@ class Notifier:
         facts = await store.proposal(data.match_id) or ProposalFacts(id=data.match_id)
         if facts.purged:
             return
-        if isinstance(data, MatchProposed) and await self._erased_after(
-            store, (data.mentee_id, data.mentor_id), at
-        ):
-            await store.save_proposal(ProposalFacts(id=facts.id, purged=True))
-            await self._reconcile(store, facts.id, None, [])
+        if await self._names_someone_gone(store, people_named(data), at):
+            await self._purge_proposal(store, facts)
             return
         facts = record_proposal(facts, data, at)
         await store.save_proposal(facts)
         book = self.books.for_programme(facts.programme_id)
-        await self._reconcile(store, facts.id, facts, proposal_timers(facts, book))
+        await self._reconcile(store, facts.key, facts, proposal_timers(facts, book))
 
     async def _reconcile(
         self,
         store: NotifierStore,
-        subject_id: str,
+        key: str,
         subject: Subject | None,
         candidates: list[Timer],
     ) -> None:
-        existing = {t.id: t for t in await store.subject_timers(subject_id)}
+        """Bring the stored timers of the subject with typed `key` in line with its facts
+        (a proposal's key never names its mentorship's timers, nor the reverse)."""
+        existing = {t.id: t for t in await store.subject_timers(key)}
         plan = plan_timers(candidates, existing, subject)
         if plan.remove:
             await store.remove_timers(plan.remove)
@@ -149,12 +169,20 @@ class Notifier:
         ids stay, marked purged, so late events about them are dropped), and so is
         everything else naming them."""
         for mentorship in await store.mentorships_of(person_id):
-            await store.save_mentorship(MentorshipFacts(id=mentorship.id, purged=True))
-            await self._reconcile(store, mentorship.id, None, [])
+            await self._purge_mentorship(store, mentorship)
         for proposal in await store.proposals_of(person_id):
-            await store.save_proposal(ProposalFacts(id=proposal.id, purged=True))
-            await self._reconcile(store, proposal.id, None, [])
-        await store.forget(person_id, at)
+            await self._purge_proposal(store, proposal)
+        await store.forget(person_id, self._tombstone(person_id), at)
+
+    async def _purge_mentorship(self, store: NotifierStore, facts: MentorshipFacts) -> None:
+        """Forget the mentorship but for its id, marked purged (late events about it are
+        then dropped), and its pending timers."""
+        await store.save_mentorship(MentorshipFacts(id=facts.id, purged=True))
+        await self._reconcile(store, facts.key, None, [])
+
+    async def _purge_proposal(self, store: NotifierStore, facts: ProposalFacts) -> None:
+        await store.save_proposal(ProposalFacts(id=facts.id, purged=True))
+        await self._reconcile(store, facts.key, None, [])
 
     async def settle(
         self, store: NotifierStore, recipient: str, at: datetime, *, first: str | None = None
@@ -169,14 +197,15 @@ class Notifier:
         if not timers:
             return Settlement()
         subjects: dict[str, Subject] = {}
-        for subject_id in sorted({t.subject for t in timers}):
+        for key in sorted({t.subject for t in timers}):
+            kind, ident = parse_subject_key(key)
             found: Subject | None
-            if any(t.trigger == "proposal_unanswered" for t in timers if t.subject == subject_id):
-                found = await store.proposal(subject_id)
+            if kind == "proposal":
+                found = await store.proposal(ident)
             else:
-                found = await store.mentorship(subject_id)
+                found = await store.mentorship(ident)
             if found is not None:
-                subjects[subject_id] = found
+                subjects[key] = found
         outcome = settle(
             at,
             timers,

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from shared.contract_docs import check_docs
+from shared.contract_docs import check_docs, event_schema
 from shared.events import (
     DATA_MODELS,
     FeedbackSubmitted,
     InvalidEvent,
     ProfileUpserted,
     SessionCompleted,
+    example_event,
     make_event,
     parse_event,
 )
@@ -56,7 +57,8 @@ def test_programmes_default_to_the_default_programme() -> None:
         ({"roles": ["admin"]}, "roles"),
         ({"timezone": "Mars/Olympus"}, "timezone"),
         ({"capacity": -1}, "capacity"),
-        ({"nickname": "x"}, "nickname"),
+        ({"languages": ["Elvish-ish"]}, "languages"),
+        ({"roles": ["mentee", "mentee"]}, "roles"),
     ],
 )
 def test_invalid_data_is_rejected_naming_the_field(change: dict[str, object], field: str) -> None:
@@ -66,6 +68,12 @@ def test_invalid_data_is_rejected_naming_the_field(change: dict[str, object], fi
         parse_event(json.dumps(body))
     assert info.value.reason == "invalid-data"
     assert field in info.value.detail
+
+
+def test_every_type_has_an_example_that_is_a_valid_event_of_its_topic() -> None:
+    for model in DATA_MODELS:
+        event = example_event(model)
+        assert parse_event(event.to_json(), model.TOPIC) == event, model.TYPE
 
 
 def test_a_time_without_offset_is_not_a_valid_cloudevent_time() -> None:
@@ -99,7 +107,58 @@ def test_docs_match_the_code() -> None:
 
 
 def test_the_asyncapi_documents_carry_the_event_schemas() -> None:
-    for path in sorted((ROOT / "docs" / "asyncapi").glob("*.json")):
+    paths = sorted((ROOT / "docs" / "asyncapi").glob("*.json"))
+    assert [p.stem for p in paths] == ["matcher", "network", "notifier"]
+    for path in paths:
         document = json.loads(path.read_text())
         payloads = [m["payload"] for m in document["components"]["messages"].values()]
         assert any("oneOf" in p and p["oneOf"] for p in payloads), path
+
+
+@pytest.mark.parametrize(
+    "time", ["2026-03-01T10:00Z", "1772359200", "2026-03-01", "2026-03-01T10:00:00+0100"]
+)
+def test_a_time_that_is_not_rfc_3339_is_not_a_valid_cloudevent_time(time: str) -> None:
+    body = json.loads(make_event(profile(), source="/t").to_json())
+    body["time"] = time
+    with pytest.raises(InvalidEvent) as info:
+        parse_event(json.dumps(body))
+    assert info.value.reason == "not-cloudevent"
+    assert "RFC 3339" in info.value.detail
+
+
+def test_specversion_is_required_by_the_schema_and_the_code_alike() -> None:
+    body = json.loads(make_event(profile(), source="/t").to_json())
+    del body["specversion"]
+    with pytest.raises(InvalidEvent) as info:
+        parse_event(json.dumps(body))
+    assert info.value.reason == "not-cloudevent"
+    assert "specversion" in event_schema(ProfileUpserted)["required"]
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "application/json; charset=utf-8", "text/json",
+                     "application/cloudevents+json"]
+)  # fmt: skip
+def test_any_json_data_content_type_is_accepted(content_type: str) -> None:
+    body = json.loads(make_event(profile(), source="/t").to_json())
+    body["datacontenttype"] = content_type
+    assert parse_event(json.dumps(body)).datacontenttype == content_type
+
+
+def test_a_data_content_type_that_is_not_json_is_rejected() -> None:
+    body = json.loads(make_event(profile(), source="/t").to_json())
+    body["datacontenttype"] = "application/xml"
+    with pytest.raises(InvalidEvent) as info:
+        parse_event(json.dumps(body))
+    assert info.value.reason == "not-cloudevent"
+
+
+def test_extension_attributes_are_kept_and_badly_named_ones_rejected() -> None:
+    body = json.loads(make_event(profile(), source="/t").to_json())
+    body["traceparent"] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    assert parse_event(json.dumps(body)).model_extra == {"traceparent": body["traceparent"]}
+    body["Trace-Parent"] = "x"
+    with pytest.raises(InvalidEvent) as info:
+        parse_event(json.dumps(body))
+    assert info.value.reason == "not-cloudevent"

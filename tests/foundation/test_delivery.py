@@ -3,24 +3,31 @@ Against the real broker and database."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
+import random
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from pymongo.errors import AutoReconnect
 
 from shared.dead_letter import HEADER_DETAIL, HEADER_ERROR, HEADER_SERVICE
-from shared.events import CloudEvent, NudgeEmitted, ProfileDeleted, make_event
+from shared.events import CloudEvent, NudgeEmitted, ProfileDeleted, make_event, parse_event
+from shared.metrics import ServiceMetrics
 from shared.runtime import ServiceSpec, UnitOfWork
 from shared.settings import Settings
 from tests.support import (
-    consume_until,
     dead_letters,
     mongo_client,
     publish,
-    read_records,
+    read_to_end,
     running_service,
+    topic_name,
     wait_for,
 )
 
@@ -106,7 +113,7 @@ async def test_each_kind_of_malformed_message_is_dead_lettered_and_consumption_g
         await publish(settings, [("profiles", b"k", body) for _, body in MALFORMED])
         await publish(settings, [good])
         await wait_for(lambda: _has(settings, good.id), timeout=60)
-    records = await read_records(settings, "profiles.dlq", lambda r: len(r) >= len(MALFORMED))
+    records = await read_to_end(settings, "profiles.dlq")
     headers = dead_letters(records)
     assert sorted(h[HEADER_ERROR] for h in headers) == sorted(r for r, _ in MALFORMED)
     assert all(h[HEADER_SERVICE] == "probe" and h[HEADER_DETAIL] for h in headers)
@@ -128,7 +135,7 @@ async def test_a_redelivered_cloudevent_id_is_applied_once_and_answered_with_one
         await publish(settings, [event, event, event, marker])
         await wait_for(lambda: _has(settings, marker.id), timeout=60)
     assert (await applied_times(settings))["same-id"] == 1
-    nudges = await consume_until(settings, "nudges", lambda e: len(e) >= 2)
+    nudges = [parse_event(r.value, "nudges") for r in await read_to_end(settings, "nudges")]
     assert len({n.id for n in nudges}) == len(nudges) == 2
 
 
@@ -157,28 +164,177 @@ async def test_a_crash_between_commit_and_publish_republishes_the_same_event(
         )
     assert calls and again is False
     assert (await applied_times(settings))["crash-id"] == 1
-    nudges = await consume_until(settings, "nudges", lambda e: len(e) >= 1)
+    nudges = [parse_event(r.value, "nudges") for r in await read_to_end(settings, "nudges")]
     assert [n.data.nudge_id for n in nudges] == ["n-crash-id"]
 
 
-async def _fail_on_poison(uow: UnitOfWork, event: CloudEvent[Any]) -> None:
-    if event.subject == "poison":
-        raise ValueError("cannot apply this one")
-    await _record_and_echo(uow, event)
+class PoisonCounter:
+    """A handler that fails on the person called "poison" and counts its attempts."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error or ValueError("cannot apply this one")
+        self.attempts: list[float] = []
+
+    async def __call__(self, uow: UnitOfWork, event: CloudEvent[Any]) -> None:
+        if event.subject == "poison":
+            self.attempts.append(time.monotonic())
+            raise self.error
+        await _record_and_echo(uow, event)
 
 
-async def test_an_event_whose_handler_keeps_failing_is_dead_lettered_after_retries(
+async def test_an_event_whose_handler_keeps_failing_is_dead_lettered_after_its_attempts(
     fresh: Callable[..., Awaitable[Settings]],
 ) -> None:
-    settings = await fresh(partitions=1)
-    spec = ServiceSpec(name="probe", inputs=("profiles",), outputs=("nudges",),
-                       handle=_fail_on_poison)  # fmt: skip
+    settings = await fresh(partitions=1, max_attempts=3)
+    handler = PoisonCounter()
+    spec = ServiceSpec(name="probe", inputs=("profiles",), outputs=("nudges",), handle=handler)
     poison, after = deleted("poison"), deleted("after-poison")
-    async with running_service(spec, settings):
+    async with running_service(spec, settings) as runtime:
         await publish(settings, [poison, after])
         await wait_for(lambda: _has(settings, after.id), timeout=60)
-    records = await read_records(settings, "profiles.dlq", lambda r: len(r) >= 1)
-    [headers] = dead_letters(records)
+        retries = runtime.metrics.retries.labels(topic_name(settings, "profiles"))._value.get()
+    [headers] = dead_letters(await read_to_end(settings, "profiles.dlq"))
     assert headers[HEADER_ERROR] == "handler-error"
+    assert "after 3 attempts" in headers[HEADER_DETAIL]
     assert "cannot apply this one" in headers[HEADER_DETAIL]
+    assert len(handler.attempts) == 3 and retries == 2
     assert poison.id not in await applied_times(settings)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [ValueError("a bug in the handler"), AutoReconnect("the database went away")],
+    ids=["handler-error", "transient-error"],
+)
+async def test_a_message_that_keeps_failing_is_tried_no_more_than_a_few_times_a_second(
+    fresh: Callable[..., Awaitable[Settings]], error: Exception
+) -> None:
+    settings = await fresh(partitions=1, max_attempts=1000)
+    handler = PoisonCounter(error)
+    spec = ServiceSpec(name="probe", inputs=("profiles",), outputs=(), handle=handler)
+    async with running_service(spec, settings):
+        await publish(settings, [deleted("poison")])
+        await wait_for(lambda: _true(bool(handler.attempts)), timeout=60)
+        await asyncio.sleep(6)
+    gaps = [b - a for a, b in itertools.pairwise(handler.attempts)]
+    # Backoff from 0.1-0.2 s, doubling: about six attempts in six seconds, never a spin.
+    assert 4 <= len(handler.attempts) <= 10
+    assert min(gaps) >= 0.09
+    assert gaps[-1] > gaps[0]
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_a_batch_with_a_poison_in_the_middle_applies_every_other_event_once(
+    fresh: Callable[..., Awaitable[Settings]],
+) -> None:
+    settings = await fresh(partitions=1, batch_max_records=50)
+    handler = PoisonCounter()
+    spec = ServiceSpec(name="probe", inputs=("profiles",), outputs=("nudges",), handle=handler)
+    before = [deleted(f"before-{i}") for i in range(10)]
+    after = [deleted(f"after-{i}") for i in range(10)]
+    # Published before the service starts, so they are fetched together.
+    await publish(settings, [*before, deleted("poison"), *after])
+    async with running_service(spec, settings) as runtime:
+        await wait_for(lambda: _has(settings, after[-1].id), timeout=60)
+        largest = _largest_batch(runtime.metrics)
+    times = await applied_times(settings)
+    assert times == {e.id: 1 for e in [*before, *after]}
+    [headers] = dead_letters(await read_to_end(settings, "profiles.dlq"))
+    assert headers[HEADER_ERROR] == "handler-error"
+    nudges = [parse_event(r.value, "nudges") for r in await read_to_end(settings, "nudges")]
+    assert sorted(n.data.nudge_id for n in nudges) == sorted("n-" + e.id for e in [*before, *after])
+    assert largest > 10, "the events should have come in one batch"
+
+
+def _largest_batch(metrics: ServiceMetrics) -> float:
+    """The upper bound of the largest bucket of `mentormesh_batch_records` with a batch."""
+    [family] = [m for m in metrics.registry.collect() if m.name == "mentormesh_batch_records"]
+    buckets = [s for s in family.samples if s.name.endswith("_bucket")]
+    counts = [(float(s.labels["le"]), s.value) for s in buckets]
+    previous, largest = 0.0, 0.0
+    for bound, count in sorted(counts):
+        if count > previous:
+            largest = bound
+        previous = count
+    return largest
+
+
+async def _record_order(uow: UnitOfWork, event: CloudEvent[Any]) -> None:
+    """Appends each event's sequence number to its person's list."""
+    person, _, number = (event.subject or "").partition("#")
+    if number == "poison":
+        raise ValueError("poison")
+    await uow.db.order.update_one({"_id": person}, {"$push": {"seen": int(number)}}, upsert=True,
+                                  session=uow.session)  # fmt: skip
+
+
+async def test_the_events_of_one_key_are_applied_in_their_order_across_batches_and_poisons(
+    fresh: Callable[..., Awaitable[Settings]],
+) -> None:
+    settings = await fresh(batch_max_records=7, max_attempts=2)
+    rng = random.Random(4)
+    people = [f"person-{i}" for i in range(12)]
+    # Each event's `subject` carries its person's sequence number (the Kafka key and
+    # `person_id` must agree, so the number cannot ride in the id).
+    streams = {p: [f"{p}#{n}" for n in range(15)] for p in people}
+    for person in people[:3]:  # a poison in the middle of three people's streams
+        streams[person].insert(7, f"{person}#poison")
+    interleaved: list[CloudEvent[Any]] = []
+    cursors = dict.fromkeys(people, 0)
+    while cursors:
+        person = rng.choice(sorted(cursors))
+        label = streams[person][cursors[person]]
+        event = make_event(ProfileDeleted(person_id=person), source="/test")
+        interleaved.append(event.model_copy(update={"subject": label}))
+        cursors[person] += 1
+        if cursors[person] == len(streams[person]):
+            del cursors[person]
+    spec = ServiceSpec(name="probe", inputs=("profiles",), outputs=(), handle=_record_order)
+    # Keyed by the person, so each person's events share a partition; some are waiting
+    # when the service starts, the rest arrive while it runs.
+    keyed = [("profiles", e.key, e.to_json()) for e in interleaved]
+    await publish(settings, keyed[:60])
+    async with running_service(spec, settings):
+        await publish(settings, keyed[60:])
+
+        async def all_seen() -> bool:
+            return sum(map(len, (await _orders(settings)).values())) == 15 * len(people)
+
+        await wait_for(all_seen, timeout=90)
+    seen = await _orders(settings)
+    assert seen == {p: list(range(15)) for p in people}
+    assert len(await read_to_end(settings, "profiles.dlq")) == 3
+
+
+async def _orders(settings: Settings) -> dict[str, list[int]]:
+    client = mongo_client(settings)
+    try:
+        docs = client[f"{settings.database_prefix}_probe"].order.find()
+        return {d["_id"]: d["seen"] async for d in docs}
+    finally:
+        await client.close()
+
+
+async def test_a_message_with_a_header_that_is_not_utf8_is_applied_not_stuck(
+    fresh: Callable[..., Awaitable[Settings]],
+) -> None:
+    settings = await fresh()
+    event, bad = deleted("odd-header"), b'{"not": "a cloudevent"}'
+    producer = AIOKafkaProducer(bootstrap_servers=settings.resolved_kafka())
+    await producer.start()
+    try:
+        topic = topic_name(settings, "profiles")
+        odd = [("origin", b"\xff\xfe")]
+        # One key, one partition: the rejected one is settled before the event.
+        await producer.send_and_wait(topic, bad, key=event.key, headers=odd)
+        await producer.send_and_wait(topic, event.to_json(), key=event.key, headers=odd)
+    finally:
+        await producer.stop()
+    async with running_service(probe_spec(), settings):
+        await wait_for(lambda: _has(settings, event.id), timeout=60)
+    [letter] = await read_to_end(settings, "profiles.dlq")
+    assert letter.value == bad
+    assert dead_letters([letter])[0]["origin"] == "\ufffd\ufffd"

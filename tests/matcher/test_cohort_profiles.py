@@ -12,9 +12,9 @@ import pytest
 
 from services.matcher.cli import register
 from services.matcher.cohort import MODES
+from services.matcher.cohort_scoring import cohort_from_people, score_cohort
 from services.matcher.policy import MatchingPolicy
-from services.matcher.scoring import score_cohort
-from services.matcher.solve_io import cohort_from_people, read_people
+from services.matcher.solve_io import read_people
 from shared.events import MatchAccepted, ProfileDeleted, ProfileUpserted, make_event
 
 
@@ -101,10 +101,26 @@ def test_a_mentors_capacity_is_shared_by_their_programmes(
 ) -> None:
     doc = solved(capsys, jsonl(tmp_path, [data_line(p) for p in PEOPLE]), "--mode", mode)
     mentors = [a["mentor"] for a in doc["assignments"]]
-    assert mentors.count("mona") <= 1
-    assert mentors.count("max") <= 1
+    # Each has one seat and someone who wants it: both are used, neither twice.
+    assert mentors.count("mona") == 1
+    assert mentors.count("max") == 1
     places = [(a["programme"], a["mentee"]) for a in doc["assignments"]]
     assert len(places) == len(set(places))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_two_people_in_two_shared_programmes_are_paired_in_one_only(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, mode: str
+) -> None:
+    # mona has room for two and is ada's only mentor in both programmes: once is all.
+    roomy = [p.model_copy(update={"capacity": 2}) if p.person_id == "mona" else p for p in PEOPLE]
+    doc = solved(capsys, jsonl(tmp_path, [data_line(p) for p in roomy]), "--mode", mode)
+    couples = [(a["mentee"], a["mentor"]) for a in doc["assignments"]]
+    assert couples.count(("ada", "mona")) == 1
+    assert {"mentee": "ada", "programme": "p1"} in doc["unmatched"] or {
+        "mentee": "ada",
+        "programme": "p2",
+    } in doc["unmatched"]
 
 
 def test_unmatched_entries_name_the_programme(

@@ -1,9 +1,10 @@
-"""The matcher's handlers against the real database: proposals, answers, expiry,
-ends, deletions, revisions, redeliveries and concurrent reservations."""
+"""The matcher's handlers on the in-memory store: proposals, answers, expiry, ends,
+deletions, revisions and redeliveries. (Concurrent units, which only the real
+database's transactions can show, are in `test_concurrent_units.py`; the store
+contract tests keep both stores alike.)"""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -11,7 +12,6 @@ import pytest
 
 from services.matcher.policy import MatchingPolicy
 from services.matcher.proposals import match_id_for
-from services.matcher.report import summarise
 from shared.events import (
     MatchAccepted,
     MatchDeclined,
@@ -22,21 +22,18 @@ from shared.events import (
     MentorshipStarted,
     ProfileDeleted,
 )
-from tests.support import Stack
 
 from .builders import profile
-from .harness import T0, Harness, matcher_harness
-
-pytestmark = pytest.mark.infra
+from .harness import T0, MemoryHarness, memory_harness
 
 
 @pytest.fixture
-async def h(stack: Stack) -> AsyncIterator[Harness]:
-    async with matcher_harness(stack) as harness:
+async def h() -> AsyncIterator[MemoryHarness]:
+    async with memory_harness() as harness:
         yield harness
 
 
-async def test_a_new_mentee_is_proposed_the_best_mentor_with_reasons(h: Harness) -> None:
+async def test_a_new_mentee_is_proposed_the_best_mentor_with_reasons(h: MemoryHarness) -> None:
     await h.send(profile("m-go", "mentor", skills=["golang"], timezone="Europe/Berlin"))
     await h.send(profile("m-none", "mentor", timezone="Europe/Berlin"))
     await h.send(profile("e1", goals=["Go"]))
@@ -48,7 +45,7 @@ async def test_a_new_mentee_is_proposed_the_best_mentor_with_reasons(h: Harness)
 
 
 async def test_a_mentee_without_an_allowed_mentor_waits_and_gets_one_when_a_mentor_joins(
-    h: Harness,
+    h: MemoryHarness,
 ) -> None:
     await h.send(profile("e1", goals=["Rust"], languages=["fr"]))
     await h.send(profile("m-en", "mentor", skills=["Rust"]))
@@ -58,7 +55,7 @@ async def test_a_mentee_without_an_allowed_mentor_waits_and_gets_one_when_a_ment
 
 
 async def test_a_new_mentor_is_offered_to_the_best_waiting_mentees_up_to_capacity(
-    h: Harness,
+    h: MemoryHarness,
 ) -> None:
     for person, goals in [("e-go", ["Go"]), ("e-sql", ["SQL"]), ("e-both", ["Go", "SQL"])]:
         await h.send(profile(person, goals=goals))
@@ -66,7 +63,9 @@ async def test_a_new_mentor_is_offered_to_the_best_waiting_mentees_up_to_capacit
     assert sorted(p.mentee_id for p in h.of(MatchProposed)) == ["e-both", "e-go"]
 
 
-async def test_proposals_spread_over_mentors_instead_of_piling_on_the_top_one(h: Harness) -> None:
+async def test_proposals_spread_over_mentors_instead_of_piling_on_the_top_one(
+    h: MemoryHarness,
+) -> None:
     await h.send(profile("m-top", "mentor", skills=["Go"], capacity=3))
     await h.send(profile("m-ok", "mentor", skills=["Go"], capacity=3, timezone="Europe/Paris"))
     for i in range(4):
@@ -75,7 +74,7 @@ async def test_proposals_spread_over_mentors_instead_of_piling_on_the_top_one(h:
     assert mentors.count("m-top") < 4 and mentors.count("m-ok") > 0
 
 
-async def test_both_acceptances_start_the_mentorship_with_the_match_id(h: Harness) -> None:
+async def test_both_acceptances_start_the_mentorship_with_the_match_id(h: MemoryHarness) -> None:
     await h.send(profile("m1", "mentor"))
     await h.send(profile("e1"))
     [proposal] = h.of(MatchProposed)
@@ -87,7 +86,9 @@ async def test_both_acceptances_start_the_mentorship_with_the_match_id(h: Harnes
     assert (started.mentee_id, started.mentor_id) == ("e1", "m1")
 
 
-async def test_a_decline_proposes_the_next_best_mentor_and_never_the_same_pair(h: Harness) -> None:
+async def test_a_decline_proposes_the_next_best_mentor_and_never_the_same_pair(
+    h: MemoryHarness,
+) -> None:
     await h.send(profile("m-best", "mentor", skills=["Go"], capacity=1))
     await h.send(profile("m-next", "mentor", capacity=1))
     await h.send(profile("e1", goals=["Go"]))
@@ -99,7 +100,7 @@ async def test_a_decline_proposes_the_next_best_mentor_and_never_the_same_pair(h
     assert len(h.of(MatchProposed)) == 2  # nobody left who was not proposed before
 
 
-async def test_a_declined_mentors_slot_goes_to_a_waiting_mentee(h: Harness) -> None:
+async def test_a_declined_mentors_slot_goes_to_a_waiting_mentee(h: MemoryHarness) -> None:
     await h.send(profile("m1", "mentor", capacity=1))
     await h.send(profile("e1"))
     await h.send(profile("e2"))
@@ -109,7 +110,7 @@ async def test_a_declined_mentors_slot_goes_to_a_waiting_mentee(h: Harness) -> N
     assert offered.mentor_id == "m1" and offered.mentee_id != first.mentee_id
 
 
-async def test_declines_lower_a_mentors_responsiveness(h: Harness) -> None:
+async def test_declines_lower_a_mentors_responsiveness(h: MemoryHarness) -> None:
     await h.send(profile("m1", "mentor", capacity=3))
     for i in range(3):
         await h.send(profile(f"e{i}"))
@@ -120,7 +121,7 @@ async def test_declines_lower_a_mentors_responsiveness(h: Harness) -> None:
 
 
 async def test_an_unanswered_proposal_expires_at_its_time_and_the_next_is_proposed(
-    h: Harness,
+    h: MemoryHarness,
 ) -> None:
     await h.send(profile("m1", "mentor", skills=["Go"], capacity=1))
     await h.send(profile("m2", "mentor", capacity=1))
@@ -136,7 +137,7 @@ async def test_an_unanswered_proposal_expires_at_its_time_and_the_next_is_propos
 
 
 async def test_an_ended_mentorship_frees_the_mentors_capacity_for_a_waiting_mentee(
-    h: Harness,
+    h: MemoryHarness,
 ) -> None:
     await h.send(profile("m1", "mentor", capacity=1))
     await h.send(profile("e1"))
@@ -148,7 +149,9 @@ async def test_an_ended_mentorship_frees_the_mentors_capacity_for_a_waiting_ment
     assert [p.mentee_id for p in h.of(MatchProposed)] == ["e1", "e2"]
 
 
-async def test_a_deleted_person_is_erased_and_their_open_proposals_withdrawn(h: Harness) -> None:
+async def test_a_deleted_person_is_erased_and_their_open_proposals_withdrawn(
+    h: MemoryHarness,
+) -> None:
     await h.send(profile("m1", "mentor", capacity=1))
     await h.send(profile("m2", "mentor", capacity=1, timezone="Asia/Dubai"))
     await h.send(profile("e1"))
@@ -161,7 +164,7 @@ async def test_a_deleted_person_is_erased_and_their_open_proposals_withdrawn(h: 
     assert await h.doc("proposals", proposal.match_id) is None
 
 
-async def test_pausing_withdraws_an_open_proposal(h: Harness) -> None:
+async def test_pausing_withdraws_an_open_proposal(h: MemoryHarness) -> None:
     await h.send(profile("m1", "mentor"))
     await h.send(profile("e1"))
     await h.send(profile("m1", "mentor", paused=True, revision=2))
@@ -169,7 +172,7 @@ async def test_pausing_withdraws_an_open_proposal(h: Harness) -> None:
     assert withdrawn.reason == "mentor paused"
 
 
-async def test_an_older_revision_never_overwrites_a_newer_one(h: Harness) -> None:
+async def test_an_older_revision_never_overwrites_a_newer_one(h: MemoryHarness) -> None:
     await h.send(profile("m1", "mentor", languages=["fr"], revision=5))
     await h.send(profile("m1", "mentor", languages=["en"], revision=4))
     await h.send(profile("e1"))
@@ -178,7 +181,7 @@ async def test_an_older_revision_never_overwrites_a_newer_one(h: Harness) -> Non
     assert doc is not None and doc["revision"] == 5
 
 
-async def test_a_redelivered_event_is_applied_once(h: Harness) -> None:
+async def test_a_redelivered_event_is_applied_once(h: MemoryHarness) -> None:
     await h.send(profile("m1", "mentor", capacity=3))
     await h.send(profile("e1"), id="same")
     await h.send(profile("e1", revision=2), id="same")
@@ -188,7 +191,7 @@ async def test_a_redelivered_event_is_applied_once(h: Harness) -> None:
 
 
 async def test_an_answer_that_arrives_before_its_proposal_is_applied_when_it_appears(
-    h: Harness,
+    h: MemoryHarness,
 ) -> None:
     await h.send(profile("m1", "mentor"))
     match_id = match_id_for("signup-e1", "default", "e1", "m1")
@@ -199,38 +202,8 @@ async def test_an_answer_that_arrives_before_its_proposal_is_applied_when_it_app
     assert started.mentorship_id == match_id == h.of(MatchProposed)[0].match_id
 
 
-async def test_concurrent_signups_never_overbook_a_mentor(h: Harness) -> None:
-    await h.send(profile("m1", "mentor", capacity=2))
-    await asyncio.gather(*(h.send(profile(f"e{i}")) for i in range(6)))
-    assert len(h.of(MatchProposed)) == 2
-    doc = await h.doc("mentors", "m1")
-    assert doc is not None and doc["load"] == 2
-
-
-async def test_concurrent_mentors_never_give_a_mentee_two_proposals(h: Harness) -> None:
-    await h.send(profile("e1"))
-    await asyncio.gather(*(h.send(profile(f"m{i}", "mentor")) for i in range(4)))
-    assert len(h.of(MatchProposed)) == 1
-
-
-async def test_a_programme_policy_can_refuse_weak_pairs(stack: Stack) -> None:
-    async with matcher_harness(stack, MatchingPolicy(min_score=0.9)) as h:
+async def test_a_programme_policy_can_refuse_weak_pairs() -> None:
+    async with memory_harness(MatchingPolicy(min_score=0.9)) as h:
         await h.send(profile("m1", "mentor"))
         await h.send(profile("e1", goals=["Go"]))
         assert h.of(MatchProposed) == []
-
-
-async def test_the_summary_lists_proposals_and_started_mentorships_with_reasons(
-    h: Harness,
-) -> None:
-    await h.send(profile("m1", "mentor", skills=["Go"]))
-    await h.send(profile("e1", goals=["Go"]))
-    await h.send(profile("e2"))
-    proposal = h.of(MatchProposed)[0]
-    for person in (proposal.mentee_id, proposal.mentor_id):
-        await h.send(MatchAccepted(match_id=proposal.match_id, person_id=person))
-    lines = await summarise(h.runtime.db)
-    assert lines[0] == "Matcher: 2 mentees, 1 mentors, 2 proposals (1 open, 1 started, " \
-        "0 declined, 0 expired, 0 withdrawn, 0 ended)"  # fmt: skip
-    assert any("e1 with mentor m1" in line for line in lines)
-    assert any("Goal 'Go' is covered" in line for line in lines)

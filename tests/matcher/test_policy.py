@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from services.matcher.policy import MatchingPolicy, PolicyBook, Weights
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "services" / "matcher" / "default_policy.toml"
+PROGRAMMES = Path(__file__).resolve().parents[2] / "programmes"
 
 
 def test_an_absent_section_gives_the_built_in_defaults(tmp_path: Path) -> None:
@@ -43,7 +44,12 @@ def test_a_base_policy_replaces_every_programmes_policy(tmp_path: Path) -> None:
     assert PolicyBook(tmp_path, base=base).for_programme("wit") is base
 
 
-def test_the_example_section_shipped_with_the_matcher_is_valid(tmp_path: Path) -> None:
+def test_the_example_section_shipped_with_the_matcher_is_valid_and_states_the_defaults(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "default.toml").write_text(EXAMPLE.read_text())
-    policy = PolicyBook(tmp_path).for_programme("default")
-    assert policy == MatchingPolicy.model_validate(policy.model_dump())
+    assert PolicyBook(tmp_path).for_programme("default") == MatchingPolicy()
+
+
+def test_the_projects_default_programme_states_the_built_in_defaults() -> None:
+    assert PolicyBook(PROGRAMMES).for_programme("default") == MatchingPolicy()

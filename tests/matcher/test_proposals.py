@@ -20,12 +20,10 @@ from services.matcher.proposals import (
     match_id_for,
     mentor_missed,
     proposal_event,
-    rank_mentors,
-    rank_waiting_mentees,
     seeks_mentor,
     withdrawal_reason,
 )
-from services.matcher.scoring import score_pair
+from services.matcher.ranking import rank_mentors, rank_waiting_mentees
 
 from .builders import mentee, mentor
 
@@ -126,13 +124,14 @@ def test_rank_mentors_skips_pairs_proposed_before_and_full_mentors() -> None:
         (mentor("next"), MentorStanding()),
     ]
     ranked = rank_mentors(mentee(goals=["Go"]), "default", team, POLICY, blocked_mentors={"best"})
-    assert [r.mentor_id for r in ranked] == ["next"]
+    assert [r.mentor.person_id for r in ranked] == ["next"]
 
 
 def test_rank_mentors_applies_the_programmes_synonyms() -> None:
     policy = MatchingPolicy(synonyms={"rustlang": ["rust", "ferris"]})
     team = [(mentor("a", skills=["Ferris"]), MentorStanding()), (mentor("b"), MentorStanding())]
-    assert rank_mentors(mentee(goals=["Rust"]), "default", team, policy)[0].mentor_id == "a"
+    best = rank_mentors(mentee(goals=["Rust"]), "default", team, policy)[0]
+    assert best.mentor.person_id == "a"
 
 
 def test_a_freed_mentor_is_offered_to_the_best_waiting_mentees_up_to_their_room() -> None:
@@ -161,13 +160,10 @@ def test_a_waiting_mentee_in_two_programmes_is_offered_once() -> None:
 
 
 def test_a_proposal_expires_after_the_policys_time_to_live() -> None:
-    learner, teacher = mentee(), mentor()
-    pair = score_pair(learner, teacher)
-    event = proposal_event(
-        "x", "default", learner, teacher, pair, T0, MatchingPolicy(proposal_ttl_days=3)
-    )
+    [candidate] = rank_mentors(mentee(), "default", [(mentor(), MentorStanding())], POLICY)
+    event = proposal_event("x", candidate, T0, MatchingPolicy(proposal_ttl_days=3))
     assert event.expires_at == T0 + timedelta(days=3)
-    assert event.reasons == list(pair.reasons) and event.components
+    assert event.reasons == list(candidate.reasons) and event.components
 
 
 def test_match_ids_are_stable_for_a_cause_and_differ_between_pairs() -> None:

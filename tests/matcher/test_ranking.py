@@ -86,6 +86,26 @@ def test_vectorised_scores_equal_the_pure_model(
             assert scores[row] == -math.inf
 
 
+@settings(max_examples=100, deadline=None)
+@given(cases(), st.sampled_from(["default", "wit"]))
+def test_ranked_candidates_carry_the_pure_models_shares_view_and_reasons(
+    case: tuple[Person, list[tuple[Person, MentorStanding]], MatchingPolicy], programme: str
+) -> None:
+    learner, team, policy = case
+    index = MentorIndex([m for m, _ in team], policy, {m.person_id: s for m, s in team})
+    standings = {m.person_id: s for m, s in team}
+    for candidate in index.rank(learner, programme, limit=len(team)):
+        pair = score_pair(learner, candidate.mentor, policy, standings[candidate.mentor.person_id])
+        assert math.isclose(candidate.score, pair.score, abs_tol=1e-9)
+        assert math.isclose(candidate.mentor_score, pair.mentor_score, abs_tol=1e-9)
+        for name, share in pair.components.items():
+            assert math.isclose(candidate.components[name], share, abs_tol=1e-9)
+        # The words are the same; the figures in "Score from ..." lines agree to 1e-9.
+        assert len(candidate.reasons) == len(pair.reasons)
+        words = [r for r in candidate.reasons if not r.startswith("Score from")]
+        assert words == [r for r in pair.reasons if not r.startswith("Score from")]
+
+
 def test_rank_returns_the_best_allowed_mentors_best_first() -> None:
     learner = mentee(goals=["Go", "Rust"])
     team = [
@@ -95,13 +115,13 @@ def test_rank_returns_the_best_allowed_mentors_best_first() -> None:
         mentor("french", skills=["Go", "Rust"], languages=["fr"]),
     ]
     ranked = MentorIndex(team, MatchingPolicy()).rank(learner, "default", limit=3)
-    assert [r.mentor_id for r in ranked] == ["both", "one", "none"]
+    assert [r.mentor.person_id for r in ranked] == ["both", "one", "none"]
 
 
 def test_rank_breaks_ties_by_mentor_id() -> None:
     team = [mentor(f"m{i}") for i in (5, 3, 9, 1, 7)]
     ranked = MentorIndex(team, MatchingPolicy()).rank(mentee(), "default", limit=3)
-    assert [r.mentor_id for r in ranked] == ["m1", "m3", "m5"]
+    assert [r.mentor.person_id for r in ranked] == ["m1", "m3", "m5"]
 
 
 def test_rank_skips_excluded_mentors() -> None:
@@ -109,7 +129,7 @@ def test_rank_skips_excluded_mentors() -> None:
     ranked = MentorIndex(team, MatchingPolicy()).rank(
         mentee(goals=["Go"]), "default", exclude={"a"}
     )
-    assert [r.mentor_id for r in ranked] == ["b"]
+    assert [r.mentor.person_id for r in ranked] == ["b"]
 
 
 def test_rank_of_a_mentee_outside_the_programme_is_empty() -> None:
@@ -125,4 +145,4 @@ def test_mentors_without_any_tags_still_rank() -> None:
     ranked = MentorIndex([mentor("bare")], MatchingPolicy()).rank(
         mentee(goals=["Go"], passions=["chess"]), "default"
     )
-    assert [r.mentor_id for r in ranked] == ["bare"]
+    assert [r.mentor.person_id for r in ranked] == ["bare"]

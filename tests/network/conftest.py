@@ -1,6 +1,8 @@
-"""A network service on the real database without Kafka: events are applied
-through the runtime's transaction exactly as the consumer would, and what would
-be published is collected."""
+"""The network's handlers without Kafka: on the in-memory store (`net`, most
+handler tests, milliseconds), or on the real database through the runtime's
+transaction exactly as the consumer applies them (`mongo_net`, for what needs
+MongoDB: the erasure scan of every collection, rebuilds, two processes following
+each other's commits). Both collect what would be published."""
 
 from __future__ import annotations
 
@@ -14,15 +16,35 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
+from services.network.handlers import NetworkHandlers
 from services.network.main import NetworkService
+from services.network.memory_store import MemoryNetworkStore
+from services.network.policy import programme_policy
+from services.network.state import NetworkState
 from shared.events import CloudEvent, IntroductionSuggested, parse_event
-from shared.runtime import Document, ServiceRuntime
+from shared.runtime import Document, ServiceRuntime, UnitOfWork
 from shared.settings import Settings
 from tests.support import Stack
 
 
+class Applies:
+    published: list[CloudEvent[Any]]
+
+    async def apply(self, event: CloudEvent[Any]) -> bool:
+        raise NotImplementedError
+
+    async def apply_all(self, *events: CloudEvent[Any]) -> None:
+        for e in events:
+            await self.apply(e)
+
+    def suggestions(self) -> list[IntroductionSuggested]:
+        return [e.data for e in self.published if isinstance(e.data, IntroductionSuggested)]
+
+
 @dataclass
-class Harness:
+class Harness(Applies):
+    """The service's handlers on the real database, through the runtime."""
+
     service: NetworkService
     runtime: ServiceRuntime
     published: list[CloudEvent[Any]] = field(default_factory=list)
@@ -32,16 +54,47 @@ class Harness:
             event.id, event.time, lambda uow: self.service.handlers.handle(uow, event)
         )
 
-    async def apply_all(self, *events: CloudEvent[Any]) -> None:
-        for e in events:
-            await self.apply(e)
-
-    def suggestions(self) -> list[IntroductionSuggested]:
-        return [e.data for e in self.published if isinstance(e.data, IntroductionSuggested)]
+    @property
+    def state(self) -> NetworkState:
+        return self.service.state
 
     @property
     def db(self) -> Any:
         return self.runtime.db
+
+    async def documents(self, collection: str) -> list[dict[str, Any]]:
+        return [d async for d in self.db[collection].find({})]
+
+
+@dataclass
+class MemoryHarness(Applies):
+    """The same handlers on the in-memory store: each event applied once by id, its
+    after-commit changes applied, its events collected."""
+
+    state: NetworkState = field(default_factory=NetworkState)
+    store: MemoryNetworkStore = field(
+        default_factory=lambda: MemoryNetworkStore(Settings().pseudonyms())
+    )
+    published: list[CloudEvent[Any]] = field(default_factory=list)
+    applied: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.handlers = NetworkHandlers(
+            self.state, lambda programme: programme_policy(None, programme), lambda _: self.store
+        )
+
+    async def apply(self, event: CloudEvent[Any]) -> bool:
+        if event.id in self.applied:
+            return False
+        uow = UnitOfWork(event.id, event.time, None, None, "/mentormesh/network")  # type: ignore[arg-type]
+        await self.handlers.handle(uow, event)
+        self.applied.add(event.id)
+        uow.committed()
+        self.published.extend(uow.emitted)
+        return True
+
+    async def documents(self, collection: str) -> list[dict[str, Any]]:
+        return list(self.store.collections[collection].values())
 
 
 @contextlib.asynccontextmanager
@@ -74,6 +127,11 @@ def db_settings(stack: Stack) -> Settings:
 
 
 @pytest.fixture
-async def net(db_settings: Settings) -> AsyncIterator[Harness]:
+async def mongo_net(db_settings: Settings) -> AsyncIterator[Harness]:
     async with harness(db_settings) as h:
         yield h
+
+
+@pytest.fixture
+def net() -> MemoryHarness:
+    return MemoryHarness()

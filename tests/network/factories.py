@@ -11,10 +11,14 @@ from services.network.people import Person
 from services.network.ties import TieKind, make_tie
 from shared.events import (
     CloudEvent,
+    ConnectionAdded,
+    ConnectionKind,
+    ConnectionRemoved,
     EventData,
     GoalCheckedIn,
     IntroductionAccepted,
     IntroductionDeclined,
+    IntroductionsRequested,
     MentorshipEnded,
     MentorshipStarted,
     ProfileDeleted,
@@ -112,12 +116,40 @@ def deleted(pid: str) -> ProfileDeleted:
     return ProfileDeleted(person_id=pid)
 
 
+def connected(
+    cid: str, a: str, b: str, kind: ConnectionKind = "colleague", weight: float | None = None
+) -> ConnectionAdded:
+    return ConnectionAdded(
+        connection_id=cid, person_a=a, person_b=b, kind=kind, weight=weight, since=T0
+    )
+
+
+def disconnected(cid: str, a: str, b: str) -> ConnectionRemoved:
+    return ConnectionRemoved(connection_id=cid, person_a=a, person_b=b)
+
+
+def requested(pid: str, k: int = 3, programme: str | None = None) -> IntroductionsRequested:
+    return IntroductionsRequested(request_id=f"req-{pid}", person_id=pid, k=k,
+                                  programme_id=programme)  # fmt: skip
+
+
 def days(n: float) -> timedelta:
     return timedelta(days=n)
 
 
+async def mentor_with_two_mentees(net: Any) -> None:
+    """m mentors a and b; b wants to learn what a knows."""
+    await net.apply_all(
+        event(profile("a", skills=["embedded rust"])),
+        event(profile("b", goals=["Embedded Rust"])),
+        event(profile("m")),
+        event(started("ma", "a", "m")),
+        event(started("mb", "b", "m")),
+    )
+
+
 def intro_id(a: str, b: str) -> str:
-    from services.network.repository import introduction_id
+    from services.network.documents import introduction_id
 
     return introduction_id(a, b)
 

@@ -70,13 +70,35 @@ def test_evaluate_prints_every_method_on_the_same_split(
     assert {r["k"] for r in rows} == {8}
 
 
-def test_evaluate_against_a_later_snapshot(
+def test_evaluate_before_after_ranks_every_pair_not_tied_before_against_the_new_ties(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = tmp_path / "before.csv"
+    before.write_text("source,target\na,m\nm,b\nc,d\n")
+    after = tmp_path / "after.csv"
+    after.write_text("source,target\na,m\nm,b\nc,d\na,b\nd,newcomer\n")
+    assert main(["introductions", "evaluate", "--before", str(before), "--after", str(after),
+                 "--json"]) == 0  # fmt: skip
+    rows = {r["method"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert {"mentormesh", "resource allocation", "adamic-adar", "random"} <= rows.keys()
+    # One new tie between people known before (the newcomer is not), k = 1; a-b is the
+    # only pair two hops apart, so the service finds it on every tie-break seed.
+    ours = rows["mentormesh"]
+    assert (ours["k"], ours["precision_at_k"]) == (1, 1.0)
+    assert ours["tie_break_min"] == ours["tie_break_max"] == 1.0
+    # Random ranks the 7 pairs not tied before (5 people) in any order.
+    assert rows["random"]["precision_at_k"] == pytest.approx(1 / 7)
+
+
+def test_evaluate_before_after_prints_a_table_with_the_spread_over_tie_break_seeds(
     tmp_path: Path, karate: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     later = tmp_path / "later.csv"
     later.write_text(karate.read_text() + "k0,k33\nk9,k8\n")
-    assert main(["introductions", "evaluate", "--edges", str(karate), "--future", str(later)]) == 0
-    assert "2 hidden ties, k = 2" in capsys.readouterr().out
+    assert main(["introductions", "evaluate", "--before", str(karate), "--after", str(later)]) == 0
+    out = capsys.readouterr().out
+    assert "34 people, 78 ties before, 2 new ties after between them" in out
+    assert "tie-break seeds" in out and "random" in out
 
 
 def test_a_malformed_edges_file_is_an_error_not_a_crash(

@@ -32,3 +32,13 @@ def test_a_programme_overrides_only_what_it_names(tmp_path: Path) -> None:
 def test_an_unknown_key_is_refused_rather_than_ignored() -> None:
     with pytest.raises(ValidationError):
         NetworkPolicy.model_validate({"weekly_capp": 2})
+
+
+def test_a_programme_sets_the_weight_of_a_kind_of_tie(tmp_path: Path) -> None:
+    (tmp_path / "alumni-network.toml").write_text(
+        "[network.tie_weights]\ncohort_alumni = 0.9\ncolleague = 0.1\n"
+    )
+    policy = programme_policy(tmp_path, "alumni-network")
+    assert (policy.tie_weights.cohort_alumni, policy.tie_weights.colleague) == (0.9, 0.1)
+    assert policy.tie_weights.mentorship == NetworkPolicy().tie_weights.mentorship
+    assert policy.strengths is not NetworkPolicy().strengths

@@ -176,3 +176,35 @@ def test_nobody_is_suggested_for_an_unknown_person() -> None:
 
 def test_people_open_by_default_in_offline_files() -> None:
     assert Person(id="a").introducible
+
+
+def test_people_three_strong_ties_away_come_only_when_two_hop_candidates_are_few() -> None:
+    graph = graph_of([("x", "a"), ("a", "b"), ("b", "far"), ("a", "c")])
+    assert "far" in candidates(graph, "x", NetworkPolicy(fallback_below=3))
+    assert "far" not in candidates(graph, "x", NetworkPolicy(fallback_below=2))
+
+
+def test_a_three_hop_fallback_ranks_after_every_two_hop_candidate() -> None:
+    # "far" is reached by three strong paths, "y" by one weak two-hop path.
+    graph = graph_of([("x", "a"), ("a", "b1"), ("a", "b2"), ("a", "b3"),
+                      ("b1", "far"), ("b2", "far"), ("b3", "far")])  # fmt: skip
+    graph.put_person(person("y"))
+    graph.set_tie("a", "y", make_tie(INTRODUCTION))
+    ranked = candidates(graph, "x", POLICY.structure_only())
+    assert ranked.index("y") < ranked.index("far")
+
+
+def test_equal_two_hop_scores_are_ordered_by_the_three_step_flow() -> None:
+    # y and z share one mutual contact each (equal scores); z is also reached through
+    # a third tie (x-a-b-z), y is not.
+    graph = graph_of([("x", "m"), ("m", "y"), ("m", "z"), ("x", "a"), ("a", "b"), ("b", "z"),
+                      ("b", "y2"), ("a", "y3")])  # fmt: skip
+    ranked = score_candidates(graph, "x", at=T0, policy=POLICY.structure_only())
+    by_id = {c.id: c for c in ranked}
+    assert by_id["y"].score == by_id["z"].score
+    assert by_id["z"].reach > by_id["y"].reach
+    order = [c.id for c in ranked]
+    assert order.index("z") < order.index("y")
+    # With a limit too, the tie at the cut is broken the same way.
+    top = score_candidates(graph, "x", at=T0, policy=POLICY.structure_only(), limit=1)
+    assert [c.id for c in top] == [order[0]]

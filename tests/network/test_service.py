@@ -4,6 +4,7 @@ events out of order, the double opt-in, and two processes in one consumer group.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import urllib.request
 from collections.abc import Awaitable, Callable
@@ -12,14 +13,28 @@ from typing import Any
 import pytest
 
 from services.network.main import build_spec
-from shared.events import CloudEvent, IntroductionSuggested
+from shared.events import (
+    CloudEvent,
+    IntroductionsOffered,
+    IntroductionsRequested,
+    IntroductionSuggested,
+)
 from shared.local_stack import free_port
 from shared.settings import Settings
-from tests.network.factories import accepted, completed, event, profile, started
+from tests.network.factories import (
+    accepted,
+    completed,
+    connected,
+    disconnected,
+    event,
+    profile,
+    started,
+)
 from tests.support import (
     consume_until,
     mongo_client,
     publish,
+    read_events_to_end,
     running_service,
     service_process,
     wait_for,
@@ -43,30 +58,99 @@ async def count(settings: Settings, collection: str, query: dict[str, Any]) -> i
         await client.close()
 
 
-async def test_events_in_any_order_lead_to_a_suggestion_and_a_double_opt_in(fresh: Fresh) -> None:
+async def _applied(settings: Settings, events: list[CloudEvent[Any]]) -> bool:
+    """Whether the service applied (committed) every one of these events."""
+    ids = [e.id for e in events]
+    return await count(settings, "processed_events", {"_id": {"$in": ids}}) == len(ids)
+
+
+async def test_a_mentorships_start_and_sessions_in_any_order_lead_to_one_suggestion(
+    fresh: Fresh,
+) -> None:
+    """Every order of one mentorship's start and its two sessions (six orders, each
+    its own people), each event applied before the next is sent: whatever arrives
+    first, the mentee gets exactly one suggestion, and the double opt-in ties them."""
+    settings = await fresh()
+    orders = list(itertools.permutations(("start", "session 1", "session 2")))
+    async with running_service(build_spec(settings), settings):
+        known = []  # the other mentee, both profiles and the mentor come first
+        for i in range(len(orders)):
+            known += [event(profile(f"ada{i}", skills=["embedded rust"])),
+                      event(profile(f"bo{i}", goals=["embedded Rust"])), event(profile(f"mo{i}")),
+                      event(started(f"m-ada{i}", f"ada{i}", f"mo{i}"))]  # fmt: skip
+        await publish(settings, known)
+        await wait_for(lambda: _applied(settings, known))
+        for step in range(3):
+            batch = []
+            for i, order in enumerate(orders):
+                what = order[step]
+                data = (
+                    started(f"m-bo{i}", f"bo{i}", f"mo{i}")
+                    if what == "start"
+                    else completed(f"m-bo{i}", int(what[-1]))
+                )
+                batch.append(event(data))
+            await publish(settings, batch)
+            await wait_for(lambda: _applied(settings, batch))  # noqa: B023
+        await wait_for(lambda: _count_is(settings, "introductions", len(orders)))
+        found = await consume_until(
+            settings, "introductions", lambda es: len(suggestions(es)) >= len(orders)
+        )
+        made = sorted(suggestions(found).values(), key=lambda s: s.person_id)
+        assert [(s.person_id, s.candidate_id, s.introducer_id) for s in made] == [
+            (f"bo{i}", f"ada{i}", f"mo{i}") for i in range(len(orders))
+        ]
+        assert all(any("embedded rust" in r for r in s.reasons) for s in made)
+
+        s = made[0]
+        await publish(settings, [event(accepted(s.introduction_id, s.person_id))])
+        await wait_for(lambda: _has(settings, "introductions", {"accepted_by": s.person_id}))
+        assert await count(settings, "ties", {"introduced": True}) == 0
+        await publish(settings, [event(accepted(s.introduction_id, s.candidate_id))])
+        await wait_for(lambda: _has(settings, "ties", {"introduced": True, "a": "ada0"}))
+
+
+async def test_connections_from_the_platform_make_introductions_offered_on_request(
+    fresh: Fresh,
+) -> None:
+    """On the real broker: a colleague connection (its own topic) lets the service
+    offer an introduction it could not before; removing it takes the offer away.
+    Each request gets exactly one answer on the introductions topic."""
     settings = await fresh()
     async with running_service(build_spec(settings), settings):
-        # The sessions come before the matcher's mentorship.started that names the people.
-        await publish(settings, [
-            event(profile("ada", skills=["embedded rust"])),
-            event(profile("bo", goals=["embedded Rust"])),
-            event(profile("mo")),
-            event(completed("m-bo", 1)),
-            event(completed("m-bo", 2)),
-            event(started("m-ada", "ada", "mo")),
-        ])  # fmt: skip
-        await wait_for(lambda: _has(settings, "mentorships", {"_id": "m-ada", "started": True}))
-        await publish(settings, [event(started("m-bo", "bo", "mo"))])
-        found = await consume_until(settings, "introductions", lambda es: bool(suggestions(es)))
-        [s] = suggestions(found).values()
-        assert (s.person_id, s.candidate_id, s.introducer_id) == ("bo", "ada", "mo")
-        assert any("embedded rust" in r for r in s.reasons)
+        setup = [event(profile("xan", goals=["Go"])), event(profile("yul", skills=["go"])),
+                 event(profile("mei")), event(started("m-yul", "yul", "mei"))]  # fmt: skip
+        await publish(settings, setup)
+        await wait_for(lambda: _applied(settings, setup))
 
-        await publish(settings, [event(accepted(s.introduction_id, "bo"))])
-        await wait_for(lambda: _has(settings, "introductions", {"accepted_by": "bo"}))
-        assert await count(settings, "ties", {"introduced": True}) == 0
-        await publish(settings, [event(accepted(s.introduction_id, "ada"))])
-        await wait_for(lambda: _has(settings, "ties", {"introduced": True, "a": "ada", "b": "bo"}))
+        async def answer(request_id: str) -> IntroductionsOffered:
+            ask = event(IntroductionsRequested(request_id=request_id, person_id="xan", k=3))
+            await publish(settings, [ask])
+            found = await consume_until(
+                settings, "introductions", lambda es: request_id in offered(es)
+            )
+            return offered(found)[request_id]
+
+        before = await answer("r1")
+        assert before.suggestions == [] and before.reason == "nobody to suggest yet"
+        link = event(connected("c-xan-mei", "mei", "xan", "colleague"))
+        await publish(settings, [link])
+        await wait_for(lambda: _applied(settings, [link]))
+        [offer] = (await answer("r2")).suggestions
+        assert (offer.candidate_id, offer.introducer_id) == ("yul", "mei")
+
+        unlink = event(disconnected("c-xan-mei", "xan", "mei"))
+        await publish(settings, [unlink])
+        await wait_for(lambda: _applied(settings, [unlink]))
+        assert (await answer("r3")).suggestions == []
+        everything = await read_events_to_end(settings, "introductions")
+        assert sorted(offered(everything)) == ["r1", "r2", "r3"]
+        assert not suggestions(everything)
+
+
+def offered(events: list[CloudEvent[Any]]) -> dict[str, IntroductionsOffered]:
+    """Answers by request id."""
+    return {e.data.request_id: e.data for e in events if isinstance(e.data, IntroductionsOffered)}
 
 
 async def _has(settings: Settings, collection: str, query: dict[str, Any]) -> bool:

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.network.policy import NetworkPolicy, TieWeights
 from services.network.ties import (
-    BASE_STRENGTH,
     SESSION_CREDIT,
     TieKind,
     decay,
@@ -18,21 +18,40 @@ from services.network.ties import (
 )
 from tests.network.factories import T0, days
 
+STRENGTHS = NetworkPolicy().strengths
+
 
 def test_a_live_mentorship_is_stronger_than_an_ended_one_or_an_introduction() -> None:
-    live = make_tie(frozenset({TieKind.MENTORSHIP}))
-    alumni = make_tie(frozenset({TieKind.ALUMNI}))
-    intro = make_tie(frozenset({TieKind.INTRODUCTION}))
-    assert live.base > alumni.base > intro.base
+    live = make_tie({TieKind.MENTORSHIP})
+    alumni = make_tie({TieKind.ALUMNI})
+    intro = make_tie({TieKind.INTRODUCTION})
+    assert STRENGTHS.base(live) > STRENGTHS.base(alumni) > STRENGTHS.base(intro)
 
 
 def test_a_tie_of_several_kinds_is_as_strong_as_its_strongest_kind() -> None:
-    tie = make_tie(frozenset({TieKind.ALUMNI, TieKind.INTRODUCTION}))
-    assert tie.base == BASE_STRENGTH[TieKind.ALUMNI]
+    tie = make_tie({TieKind.ALUMNI, TieKind.INTRODUCTION, TieKind.FOLLOWS})
+    assert STRENGTHS.base(tie) == TieWeights().alumni
 
 
-def test_a_contact_tie_takes_the_weight_it_was_given() -> None:
-    assert make_tie(frozenset({TieKind.CONTACT}), weight=3.5).base == 3.5
+def test_a_tie_takes_the_weight_it_was_given_over_its_kinds() -> None:
+    assert STRENGTHS.base(make_tie((), weight=3.5)) == 3.5
+    assert STRENGTHS.base(make_tie({TieKind.FOLLOWS}, weight=0.9)) == 0.9
+
+
+def test_a_programme_sets_the_weight_of_each_kind() -> None:
+    colleagues_count = NetworkPolicy(tie_weights=TieWeights(colleague=0.95)).strengths
+    tie = make_tie({TieKind.COLLEAGUE})
+    assert colleagues_count.base(tie) == 0.95
+    assert STRENGTHS.base(tie) == TieWeights().colleague
+
+
+def test_equal_weights_share_one_table() -> None:
+    assert NetworkPolicy(weekly_cap=9).strengths is STRENGTHS
+
+
+def test_ties_without_weight_or_sessions_are_one_shared_value() -> None:
+    assert make_tie({TieKind.COLLEAGUE}) is make_tie([TieKind.COLLEAGUE])
+    assert make_tie({TieKind.COLLEAGUE}).kinds == {TieKind.COLLEAGUE}
 
 
 def test_a_session_counts_fully_when_it_happens_and_half_after_the_half_life() -> None:

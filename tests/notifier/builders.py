@@ -8,10 +8,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import SecretStr
+
 from services.notifier.engine import Nudge
 from services.notifier.rulebooks import RuleBooks
 from services.notifier.rules import load_rules
 from services.notifier.simulator import simulate
+from shared.erasure import Pseudonyms
 from shared.events import (
     CloudEvent,
     EventData,
@@ -36,6 +39,8 @@ from shared.events import (
 # quiet hours unless a test wants them to be.
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 ADMIN = "admin"
+# The tombstone key of in-memory tests; the service's comes from its settings.
+PSEUDONYMS = Pseudonyms(SecretStr("notifier-tests-erasure-key"))
 _ids = itertools.count()
 
 

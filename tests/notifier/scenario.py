@@ -15,7 +15,12 @@ ZONES = ["Europe/London", "Europe/Berlin", "America/New_York", "America/Los_Ange
          "Asia/Kolkata", "Asia/Tokyo", "Australia/Sydney", "UTC"]  # fmt: skip
 
 
-def programme_weeks(mentorships: int, weeks: int, seed: int = 7) -> list[CloudEvent[Any]]:
+def programme_weeks(
+    mentorships: int, weeks: int, seed: int = 7, *, proposals: bool = False
+) -> list[CloudEvent[Any]]:
+    """With `proposals`, each mentorship begins as the matcher's would: a proposal with
+    the same id, the mentor's accept, then the mentee's at the start instant, and now
+    and then an accept repeated after the start."""
     rng = random.Random(seed)
     mentors = [f"mentor-{i}" for i in range(max(1, mentorships // 3))]
     events: list[CloudEvent[Any]] = []
@@ -32,6 +37,14 @@ def programme_weeks(mentorships: int, weeks: int, seed: int = 7) -> list[CloudEv
         if rng.random() < 0.5:
             add(b.profile(mentee, rng.choice(ZONES), at=b.T0 - timedelta(days=1)))
         start = b.T0 + timedelta(hours=rng.randint(0, 24 * 14))
+        if proposals:
+            proposed = start - timedelta(hours=rng.randint(2, 60))
+            add(b.proposed(proposed, match=mentorship, mentee=mentee, mentor=mentor))
+            add(b.accepted(proposed + (start - proposed) / 2, mentor, match=mentorship))
+            add(b.accepted(start, mentee, match=mentorship))
+            if rng.random() < 0.3:
+                again = start + timedelta(hours=rng.randint(1, 24 * 10))
+                add(b.accepted(again, rng.choice([mentee, mentor]), match=mentorship))
         add(b.started(start, mentorship=mentorship, mentee=mentee, mentor=mentor))
         style = rng.choices(["steady", "fading", "silent"], [0.45, 0.3, 0.25])[0]
         meet = start

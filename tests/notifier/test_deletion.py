@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.notifier.simulator import Simulation
-from services.notifier.store import tombstone_key
 from shared.events import CloudEvent
 from tests.notifier.builders import (
     ADMIN,
+    PSEUDONYMS,
     T0,
     books,
     completed,
@@ -27,7 +27,7 @@ from tests.notifier.builders import (
 
 
 async def _simulated(events: list[CloudEvent[Any]], until: datetime) -> Simulation:
-    simulation = Simulation(books())
+    simulation = Simulation(books(), PSEUDONYMS)
     for event in sorted(events, key=lambda e: e.time):
         await simulation.feed(event)
     await simulation.advance(until)
@@ -63,7 +63,7 @@ async def test_deletion_purges_everything_that_names_the_person() -> None:
     assert "ana-7" in _dump(before)
     after = await _simulated(history, day(40))
     assert "ana-7" not in _dump(after)
-    assert tombstone_key("ana-7") in after.store.tombstones
+    assert PSEUDONYMS.tombstone("person", "ana-7") in after.store.tombstones
 
 
 async def test_the_other_persons_other_mentorships_carry_on() -> None:
@@ -82,19 +82,36 @@ async def test_the_other_persons_other_mentorships_carry_on() -> None:
 
 
 async def test_late_events_from_before_the_deletion_do_not_bring_the_person_back() -> None:
-    simulation = Simulation(books())
+    simulation = Simulation(books(), PSEUDONYMS)
     await simulation.feed(deleted("ana", day(5)))
     # Delivered after the deletion, though they happened before it.
     await simulation.feed(profile("ana", at=day(1)))
     await simulation.feed(started(day(2), mentee="ana", mentor="bo"))
     assert await simulation.advance(day(100)) == []
-    assert "ana" not in _dump(simulation).replace(tombstone_key("ana"), "")
+    assert "ana" not in _dump(simulation).replace(PSEUDONYMS.tombstone("person", "ana"), "")
 
 
-async def test_a_person_who_comes_back_after_deletion_is_nudged_again() -> None:
-    history = [deleted("ana", day(1)), started(day(2), mentee="ana", mentor="bo")]
+async def test_a_person_who_signs_up_again_after_deletion_is_nudged_again() -> None:
+    history = [
+        deleted("ana", day(1)),
+        profile("ana", at=day(1) + timedelta(hours=1)),
+        started(day(2), mentee="ana", mentor="bo"),
+    ]
     nudges = await run(history, until=day(16))
     assert ("no-session-reminder", "ana", day(16)) in sent(nudges)
+
+
+async def test_an_event_stamped_after_the_deletion_does_not_bring_back_who_never_signed_up_again() -> (
+    None
+):
+    # A matcher that had not applied the deletion yet proposed to the mentor who left,
+    # stamping the proposal with its own, later clock.
+    simulation = Simulation(books(), PSEUDONYMS)
+    await simulation.feed(profile("bo", at=T0))
+    await simulation.feed(deleted("bo", day(5)))
+    await simulation.feed(proposed(day(5) + timedelta(seconds=3), mentee="ana", mentor="bo"))
+    assert await simulation.advance(day(30)) == []
+    assert "bo" not in _dump(simulation).replace(PSEUDONYMS.tombstone("person", "bo"), "")
 
 
 async def test_an_ended_mentorship_cancels_only_its_own_timers() -> None:

@@ -1,12 +1,13 @@
 """Two notifier processes, 500 mentorships over simulated weeks, one process killed
-with SIGKILL halfway and restarted: every nudge the simulator expects is emitted,
-each under exactly one CloudEvent id, and nothing else. Real broker and database."""
+with SIGKILL halfway (after it has applied events) and restarted: every nudge the
+simulator expects is emitted, each under exactly one CloudEvent id, and nothing else
+(the nudges topic read to its end once the processes are quiet). Real broker and
+database."""
 
 from __future__ import annotations
 
 import contextlib
 import signal
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
@@ -14,13 +15,22 @@ from pathlib import Path
 
 import pytest
 
+from services.notifier.clock import TICK
 from services.notifier.config import NotifierSettings
 from services.notifier.simulator import simulate
+from shared.local_stack import free_port
 from shared.settings import Settings
 from tests.notifier import builders as b
 from tests.notifier.scenario import programme_weeks
-from tests.notifier.stack import applied, emitted_by_id, expected_by_id, settled_until
-from tests.support import consume_until, publish, service_process, wait_for
+from tests.notifier.stack import (
+    applied,
+    consumed,
+    emitted_by_id,
+    event_ids_per_nudge,
+    expected_by_id,
+    quiet,
+)
+from tests.support import publish, read_events_to_end, service_process, wait_for
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow]
 
@@ -50,34 +60,38 @@ async def test_every_expected_nudge_is_emitted_exactly_once_despite_a_killed_pro
     ]  # fmt: skip
     assert sum(map(len, weeks)) == len(history)
 
+    port = free_port()
     with contextlib.ExitStack() as processes:
         first = processes.enter_context(
-            service_process("notifier", settings, ENV, log=tmp_path / "first.log")
-        )
+            service_process(
+                "notifier", settings, {**ENV, "MENTORMESH_HTTP_PORT": str(port)},
+                log=tmp_path / "first.log",
+            )
+        )  # fmt: skip
         processes.enter_context(
             service_process("notifier", settings, ENV, log=tmp_path / "second.log")
         )
         for week, events in enumerate(weeks):
             await publish(settings, events)
             if week == WEEKS // 2:
+                # The process to kill has partitions and work: it applied events.
+                await wait_for(lambda: _consumed_some(port), timeout=150, interval=0.5)
                 first.send_signal(signal.SIGKILL)
                 assert first.wait(10) == -signal.SIGKILL
                 processes.enter_context(
                     service_process("notifier", settings, ENV, log=tmp_path / "restarted.log")
                 )
-            await wait_for(partial(applied, settings, [e.id for e in events]), 150, 0.5)
+            await wait_for(partial(applied, settings, [e.id for e in events]), 400, 0.5)
         # Everything is in: let event time run on to `until`.
-        await publish(settings, [b.profile("clock", at=until + WEEK)])
-        await wait_for(lambda: settled_until(settings, until), timeout=150, interval=0.5)
-        nudges = await consume_until(
-            settings,
-            "nudges",
-            lambda got: len({e.data.nudge_id for e in got}) >= len(expected),
-            timeout=120,
-        )
+        tick = b.profile("clock", at=until + WEEK + TICK)
+        await publish(settings, [tick])
+        ids = [e.id for e in [*history, tick]]
+        await wait_for(lambda: quiet(settings, ids, until), timeout=400, interval=0.5)
+        nudges = await read_events_to_end(settings, "nudges")
 
-    ids_per_nudge: dict[str, set[str]] = defaultdict(set)
-    for event in nudges:
-        ids_per_nudge[event.data.nudge_id].add(event.id)
-    assert all(len(ids) == 1 for ids in ids_per_nudge.values())
+    assert all(len(ids) == 1 for ids in event_ids_per_nudge(nudges).values())
     assert emitted_by_id(nudges) == expected
+
+
+async def _consumed_some(port: int) -> bool:
+    return await consumed(port) > 0

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.infra
 async def replay_on_mongo(
     db: AsyncDatabase[Any], history: list[CloudEvent[Any]], until: datetime
 ) -> list[str]:
-    store, queue, notifier = MongoStore(db, None), TimerQueue(db), Notifier(b.books())
+    store, queue, notifier = MongoStore(db, None), TimerQueue(db), Notifier(b.books(), b.PSEUDONYMS)
     lines: list[str] = []
 
     async def settle_before(bound: datetime, inclusive: bool) -> None:
