@@ -101,9 +101,7 @@ async def test_a_person_who_signs_up_again_after_deletion_is_nudged_again() -> N
     assert ("no-session-reminder", "ana", day(16)) in sent(nudges)
 
 
-async def test_an_event_stamped_after_the_deletion_does_not_bring_back_who_never_signed_up_again() -> (
-    None
-):
+async def test_a_later_stamp_does_not_bring_back_who_never_signed_up_again() -> None:
     # A matcher that had not applied the deletion yet proposed to the mentor who left,
     # stamping the proposal with its own, later clock.
     simulation = Simulation(books(), PSEUDONYMS)
