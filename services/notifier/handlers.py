@@ -1,6 +1,5 @@
 """Applying one consumed event inside the runtime's transaction: the workflow on the
-batch's Mongo store (which writes the whole batch's changes in bulk before it
-commits), plus the event-time watermark that the firing clock reads."""
+Mongo store, plus the event-time watermark that the firing clock reads."""
 
 from __future__ import annotations
 
@@ -22,7 +21,7 @@ class EventHandler:
         self._committed: datetime | None = None
 
     async def handle(self, uow: UnitOfWork, event: CloudEvent[Any]) -> None:
-        store = MongoStore.of_batch(uow)
+        store = MongoStore(uow.db, uow.session)
         await self.notifier.absorb(store, event)
         at = instant(event.time)
         if self._committed is None or at > self._committed:
