@@ -22,7 +22,7 @@ from pymongo import AsyncMongoClient
 
 from shared.clock import Clock
 from shared.events import CloudEvent, TopicKey, parse_event
-from shared.runtime import ServiceRuntime, ServiceSpec
+from shared.runtime import PROCESSED, ServiceRuntime, ServiceSpec
 from shared.service import ServiceHost, ensure_topics, group_id
 from shared.settings import Settings
 from shared.topics import Topics
@@ -204,6 +204,22 @@ async def wait_for(check: Callable[[], Any], timeout: float = 60.0, interval: fl
         await asyncio.sleep(interval)
 
 
+async def wait_while_moving(
+    check: Callable[[], Any], progress: Callable[[], Any], stall_s: float, interval: float = 0.5
+) -> None:
+    """Wait until an async `check()` returns a truthy value, failing only once the
+    async `progress()` has given the same value for `stall_s`: a slow machine is not
+    a stalled service."""
+    seen, moved_at = await progress(), time.monotonic()
+    while not await check():
+        now = await progress()
+        if now != seen:
+            seen, moved_at = now, time.monotonic()
+        elif time.monotonic() - moved_at > stall_s:
+            raise TimeoutError(f"no progress for {stall_s:.0f} s, stuck at {seen!r}")
+        await asyncio.sleep(interval)
+
+
 @contextlib.asynccontextmanager
 async def running_service(
     spec: ServiceSpec, settings: Settings, clock: Clock | None = None
@@ -268,6 +284,31 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
 
 def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
     return AsyncMongoClient(settings.resolved_mongo(), tz_aware=True)
+
+
+# Ids per ledger query: the embedded database re-checks each document it finds against
+# the whole `$in` list, so one query of n ids costs n² comparisons. Thousands of ids
+# polled twice a second outweighed the services' own work under test.
+LEDGER_SLICE = 200
+
+
+async def in_ledger(settings: Settings, service: str, ids: Iterable[str]) -> bool:
+    """Whether the service has applied (committed) every one of these CloudEvent ids.
+    Newest ids first, stopping at the first slice with a gap, so a poll while work is
+    under way costs one small query."""
+    wanted = list(dict.fromkeys(ids))
+    client = mongo_client(settings)
+    try:
+        ledger = client[settings.database_name(service)][PROCESSED]
+        if await ledger.estimated_document_count() < len(wanted):
+            return False
+        for end in range(len(wanted), 0, -LEDGER_SLICE):
+            batch = wanted[max(0, end - LEDGER_SLICE) : end]
+            if await ledger.count_documents({"_id": {"$in": batch}}) < len(batch):
+                return False
+        return True
+    finally:
+        await client.close()
 
 
 def dead_letters(records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[dict[str, str]]:

@@ -20,7 +20,7 @@ from shared.events import (
 )
 from shared.scenario import population
 from shared.settings import Settings
-from tests.support import publish, read_events_to_end, running_service, wait_for
+from tests.support import in_ledger, publish, read_events_to_end, running_service, wait_for
 
 from .builders import profile
 from .harness import MemoryHarness, memory_harness
@@ -155,12 +155,11 @@ async def test_a_cohort_run_requested_on_the_responses_topic_proposes_and_report
         source="/admin",
     )
     async with running_service(build_spec(settings), settings) as runtime:
-        ledger = runtime.db["processed_events"]
         await publish(settings, signups)
         ids = [e.id for e in signups]
-        await wait_for(lambda: _applied(ledger, ids), timeout=180)
+        await wait_for(lambda: in_ledger(settings, "matcher", ids), timeout=180)
         await publish(settings, [request])
-        await wait_for(lambda: _applied(ledger, [request.id]), timeout=180)
+        await wait_for(lambda: in_ledger(settings, "matcher", [request.id]), timeout=180)
         await wait_for(lambda: _empty(runtime.db["outbox"]), timeout=60)
         matches = await read_events_to_end(settings, "matches")
     [summary] = [e.data for e in matches if isinstance(e.data, CohortMatched)]
@@ -171,11 +170,6 @@ async def test_a_cohort_run_requested_on_the_responses_topic_proposes_and_report
     assert summary.proposed > 0 and summary.mentees == len(people.mentees)
     assert summary.blocking_pairs >= 0 and summary.unmatched == summary.mentees - summary.proposed
     assert len({p.mentee_id for p in proposed}) == len(proposed)
-
-
-async def _applied(ledger: object, ids: list[str]) -> bool:
-    count = await ledger.count_documents({"_id": {"$in": ids}})  # type: ignore[attr-defined]
-    return bool(count == len(ids))
 
 
 async def _empty(collection: object) -> bool:

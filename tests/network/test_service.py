@@ -32,6 +32,7 @@ from tests.network.factories import (
 )
 from tests.support import (
     consume_until,
+    in_ledger,
     mongo_client,
     publish,
     read_events_to_end,
@@ -60,8 +61,7 @@ async def count(settings: Settings, collection: str, query: dict[str, Any]) -> i
 
 async def _applied(settings: Settings, events: list[CloudEvent[Any]]) -> bool:
     """Whether the service applied (committed) every one of these events."""
-    ids = [e.id for e in events]
-    return await count(settings, "processed_events", {"_id": {"$in": ids}}) == len(ids)
+    return await in_ledger(settings, "network", [e.id for e in events])
 
 
 async def test_a_mentorships_start_and_sessions_in_any_order_lead_to_one_suggestion(

@@ -15,17 +15,12 @@ from services.notifier.engine import Nudge
 from shared.events import CloudEvent
 from shared.runtime import OUTBOX, PROCESSED
 from shared.settings import Settings
-from tests.support import mongo_client
+from tests.support import in_ledger, mongo_client
 
 
 async def applied(settings: Settings, ids: Sequence[str]) -> bool:
     """Whether the notifier has applied every one of these CloudEvent ids."""
-    client = mongo_client(settings)
-    try:
-        ledger = client[settings.database_name("notifier")][PROCESSED]
-        return await ledger.count_documents({"_id": {"$in": list(ids)}}) == len(set(ids))
-    finally:
-        await client.close()
+    return await in_ledger(settings, "notifier", ids)
 
 
 async def settled_until(settings: Settings, until: datetime) -> bool:
@@ -34,6 +29,17 @@ async def settled_until(settings: Settings, until: datetime) -> bool:
     try:
         timers = client[settings.database_name("notifier")].timers
         return await timers.count_documents({"state": "pending", "at": {"$lte": until}}) == 0
+    finally:
+        await client.close()
+
+
+async def progress(settings: Settings) -> tuple[int, int]:
+    """What moves while the notifier works: its ledger grows, its pending timers shrink."""
+    client = mongo_client(settings)
+    try:
+        db = client[settings.database_name("notifier")]
+        applied = await db[PROCESSED].estimated_document_count()
+        return applied, await db.timers.count_documents({"state": "pending"})
     finally:
         await client.close()
 

@@ -28,14 +28,23 @@ from tests.notifier.stack import (
     emitted_by_id,
     event_ids_per_nudge,
     expected_by_id,
+    progress,
     quiet,
 )
-from tests.support import publish, read_events_to_end, service_process, wait_for
+from tests.support import (
+    publish,
+    read_events_to_end,
+    service_process,
+    wait_for,
+    wait_while_moving,
+)
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow]
 
 WEEKS = 7  # long enough for the 42-day escalation of the earliest mentorships
 WEEK = timedelta(days=7)
+# Longer than a rebalance after the kill plus the killed process's leases running out.
+STALL_S = 120
 # Each week is published once the previous one is applied, so a week is the most any
 # event can trail another: a grace of a week keeps the service exact.
 ENV = {
@@ -81,12 +90,17 @@ async def test_every_expected_nudge_is_emitted_exactly_once_despite_a_killed_pro
                 processes.enter_context(
                     service_process("notifier", settings, ENV, log=tmp_path / "restarted.log")
                 )
-            await wait_for(partial(applied, settings, [e.id for e in events]), 400, 0.5)
+            await wait_while_moving(
+                partial(applied, settings, [e.id for e in events]),
+                partial(progress, settings), stall_s=STALL_S,
+            )  # fmt: skip
         # Everything is in: let event time run on to `until`.
         tick = b.profile("clock", at=until + WEEK + TICK)
         await publish(settings, [tick])
         ids = [e.id for e in [*history, tick]]
-        await wait_for(lambda: quiet(settings, ids, until), timeout=400, interval=0.5)
+        await wait_while_moving(
+            partial(quiet, settings, ids, until), partial(progress, settings), stall_s=STALL_S
+        )
         nudges = await read_events_to_end(settings, "nudges")
 
     assert all(len(ids) == 1 for ids in event_ids_per_nudge(nudges).values())
