@@ -46,7 +46,7 @@ from bench.throughput import bare_bulk_rate
 from services.matcher.constraints import allowed
 from services.matcher.handlers import Matcher
 from services.matcher.main import MatcherSettings, MongoStores, build_spec, matcher_spec
-from services.matcher.policy import COMPONENTS, MatchingPolicy, PolicyBook
+from services.matcher.policy import COMPONENTS, MatchingPolicy, policy_book
 from services.matcher.profiles import MentorStanding, Person
 from services.matcher.ranking import MentorIndex
 from services.matcher.repository import MongoStore
@@ -150,7 +150,7 @@ async def direct(
     """(signups/s applied in batches of `batch` through the runtime, no Kafka; the bare
     bulk-write rate of the same documents)."""
     stores = (WriteThroughStores if write_through else MongoStores)(settings.pseudonyms())
-    matcher = Matcher(PolicyBook(settings.programmes_dir), stores)
+    matcher = Matcher(policy_book(settings.programmes_dir), stores)
     spec = matcher_spec(matcher, stores, MatcherSettings())
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         settings.resolved_mongo(), tz_aware=True

@@ -65,7 +65,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar, cast
@@ -238,6 +238,11 @@ class ServiceSpec:
     prepare: Callable[[ServiceRuntime], Awaitable[None]] | None = None
     background: tuple[Callable[[ServiceRuntime], Coroutine[Any, Any, None]], ...] = ()
     description: str = ""
+
+
+def topics_read(handled: Iterable[type[EventData]]) -> tuple[TopicKey, ...]:
+    """A service's input topics: those of the event types its dispatch table handles."""
+    return tuple(sorted({data.TOPIC for data in handled}))
 
 
 def _process_name() -> str:

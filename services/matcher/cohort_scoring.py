@@ -15,7 +15,7 @@ from pathlib import Path
 from shared.events import ProfileUpserted
 
 from .cohort import Candidacy, Cohort, Enrolment
-from .policy import DEFAULT_POLICY, MatchingPolicy, PolicyBook
+from .policy import DEFAULT_POLICY, MatchingPolicy, policy_book
 from .profiles import Person
 from .ranking import Candidate, MentorIndex
 
@@ -110,7 +110,7 @@ def cohort_from_people(
     Every programme is part of the same cohort, so a mentor's capacity (from the profile,
     0 when paused) is shared across programmes, while a mentee gets one mentor per programme.
     """
-    book = PolicyBook(programmes_dir)
+    book = policy_book(programmes_dir)
     programmes = sorted({prog for p in people for prog in p.programmes})
     pairs: list[ScoredPair] = []
     for programme in programmes:

@@ -10,12 +10,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared.clock import Clock
 from shared.erasure import Pseudonyms
 from shared.periodic import every
-from shared.runtime import ServiceRuntime, ServiceSpec, UnitOfWork
+from shared.runtime import ServiceRuntime, ServiceSpec, UnitOfWork, topics_read
 from shared.settings import Settings
 
 from .batch_store import BatchStore
 from .handlers import HANDLERS, Matcher
-from .policy import MatchingPolicy, PolicyBook
+from .policy import MatchingPolicy, policy_book
 from .repository import MongoStore
 from .store import Document
 from .upkeep import EXPIRY_PAGE, expire_due_proposals, reconcile
@@ -63,15 +63,15 @@ class MongoStores:
 def build_spec(
     settings: Settings | None = None,
     *,
-    policy: MatchingPolicy | None = None,
     clock: Clock | None = None,
     matcher_settings: MatcherSettings | None = None,
+    policy: MatchingPolicy | None = None,
 ) -> ServiceSpec:
     """The matcher service. `policy` replaces every programme's policy (tests); `clock`
     replaces the runtime's clock (tests; otherwise the runtime's is used)."""
     settings = settings or Settings()
     stores = MongoStores(settings.pseudonyms())
-    matcher = Matcher(PolicyBook(settings.programmes_dir, base=policy), stores, clock)
+    matcher = Matcher(policy_book(settings.programmes_dir, base=policy), stores, clock)
     return matcher_spec(
         matcher, stores, matcher_settings or MatcherSettings(), own_clock=clock is None
     )
@@ -119,7 +119,7 @@ def matcher_spec(
 
     return ServiceSpec(
         name="matcher",
-        inputs=tuple(sorted({data.TOPIC for data in HANDLERS})),
+        inputs=topics_read(HANDLERS),
         outputs=("matches",),
         handle=matcher.handle,
         prepare=prepare,

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.languages import LanguageMatching
-from shared.programmes import load_programme_section
+from shared.programmes import ProgrammeBook
 from shared.tags import DEFAULT_TAGS, TagNormaliser
 
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -89,22 +89,19 @@ class MatchingPolicy(BaseModel):
 DEFAULT_POLICY = MatchingPolicy()
 
 
-class PolicyBook:
-    """Each programme's policy: its `[matching]` section layered over the default
-    programme's, over the built-in defaults. Read once per programme and cached."""
+# Each programme's policy: its `[matching]` section layered over the default
+# programme's, over the built-in defaults.
+PolicyBook: TypeAlias = ProgrammeBook[MatchingPolicy]
 
-    def __init__(self, programmes_dir: Path | None = None, base: MatchingPolicy | None = None):
-        self._dir = programmes_dir
-        self._base = base
-        self._cache: dict[str, MatchingPolicy] = {}
 
-    def for_programme(self, programme_id: str) -> MatchingPolicy:
-        policy = self._cache.get(programme_id)
-        if policy is None:
-            if self._base is not None:
-                policy = self._base
-            else:
-                section = load_programme_section(self._dir, programme_id, "matching")
-                policy = MatchingPolicy.model_validate(section)
-            self._cache[programme_id] = policy
-        return policy
+def policy_book(
+    programmes_dir: Path | None = None, base: MatchingPolicy | None = None
+) -> PolicyBook:
+    """The programmes' policies from their files; `base` for every programme instead."""
+    if base is not None:
+        return ProgrammeBook.fixed("matching", base)
+    return ProgrammeBook(
+        "matching",
+        lambda _programme, section: MatchingPolicy.model_validate(section),
+        programmes_dir,
+    )

@@ -4,7 +4,7 @@ the commit, and suggest introductions when it is time."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from services.network.documents import (
@@ -18,7 +18,7 @@ from services.network.documents import (
 from services.network.graph import AmendedGraph
 from services.network.history import iso_week
 from services.network.people import person_from_profile
-from services.network.policy import NetworkPolicy
+from services.network.policy import PolicyBook
 from services.network.ranking import (
     Suggestion,
     explain,
@@ -32,6 +32,7 @@ from shared.events import (
     CloudEvent,
     ConnectionAdded,
     ConnectionRemoved,
+    EventData,
     GoalCheckedIn,
     IntroductionAccepted,
     IntroductionDeclined,
@@ -55,43 +56,21 @@ SESSIONS_BEFORE_SUGGESTING = 2
 # leave enough to suggest.
 SPARE_FACTOR = 5
 
-PolicyFor = Callable[[str], NetworkPolicy]
 StoreFor = Callable[[UnitOfWork], NetworkStore]
 
 
 class NetworkHandlers:
-    def __init__(self, state: NetworkState, policy_for: PolicyFor, store_for: StoreFor) -> None:
+    def __init__(self, state: NetworkState, policies: PolicyBook, store_for: StoreFor) -> None:
         self.state = state
-        self.policy_for = policy_for
+        self.policies = policies
         self.store_for = store_for
 
     async def handle(self, uow: UnitOfWork, event: CloudEvent[Any]) -> None:
-        store = self.store_for(uow)
-        data = event.data
-        if isinstance(data, ProfileUpserted):
-            await self.profile_upserted(uow, store, data)
-        elif isinstance(data, ProfileDeleted):
-            await self.profile_deleted(uow, store, data)
-        elif isinstance(data, MentorshipStarted):
-            await self.mentorship_started(uow, store, data)
-        elif isinstance(data, MentorshipEnded):
-            await self.mentorship_ended(uow, store, data)
-        elif isinstance(data, SessionCompleted):
-            await self.session_completed(uow, store, data)
-        elif isinstance(data, GoalCheckedIn):
-            await self.goal_checked_in(uow, store, data)
-        elif isinstance(data, IntroductionAccepted):
-            await self.introduction_accepted(uow, store, data)
-        elif isinstance(data, IntroductionDeclined):
-            await self.introduction_declined(uow, store, data)
-        elif isinstance(data, ConnectionAdded):
-            await self.connection_added(uow, store, data)
-        elif isinstance(data, ConnectionRemoved):
-            await self.connection_removed(uow, store, data)
-        elif isinstance(data, IntroductionsRequested):
-            await self.introductions_requested(uow, store, data)
+        handler = HANDLERS.get(type(event.data))
         # Other events on these topics (proposals, scheduling, feedback) do not
         # change who knows whom; feedback is confidential and is never stored here.
+        if handler is not None:
+            await handler(self, uow, self.store_for(uow), event.data)
 
     # --- people ------------------------------------------------------------
 
@@ -265,7 +244,7 @@ class NetworkHandlers:
         elif not person.open_to_introductions:
             reason = "not open to introductions"
         else:
-            policy = self.policy_for(data.programme_id or person.programme)
+            policy = self.policies.for_programme(data.programme_id or person.programme)
             week = iso_week(at)
             suggestions = suggest_introductions(
                 graph,
@@ -317,7 +296,7 @@ class NetworkHandlers:
         person = people.get(person_id)
         if person is None or not person.introducible:
             return []
-        policy = self.policy_for(programme or person.programme)
+        policy = self.policies.for_programme(programme or person.programme)
         last = await store.last_run(person_id)
         if last is not None and at < last + policy.period:
             return []
@@ -392,3 +371,21 @@ class NetworkHandlers:
                 self.state.graph.set_tie(stored.a, stored.b, stored.tie)
 
         uow.after_commit(apply)
+
+
+Handler = Callable[[NetworkHandlers, UnitOfWork, NetworkStore, Any], Awaitable[None]]
+
+# What the network does with each event it reads; its input topics come from here.
+HANDLERS: Mapping[type[EventData], Handler] = {
+    ProfileUpserted: NetworkHandlers.profile_upserted,
+    ProfileDeleted: NetworkHandlers.profile_deleted,
+    MentorshipStarted: NetworkHandlers.mentorship_started,
+    MentorshipEnded: NetworkHandlers.mentorship_ended,
+    SessionCompleted: NetworkHandlers.session_completed,
+    GoalCheckedIn: NetworkHandlers.goal_checked_in,
+    IntroductionAccepted: NetworkHandlers.introduction_accepted,
+    IntroductionDeclined: NetworkHandlers.introduction_declined,
+    ConnectionAdded: NetworkHandlers.connection_added,
+    ConnectionRemoved: NetworkHandlers.connection_removed,
+    IntroductionsRequested: NetworkHandlers.introductions_requested,
+}

@@ -1,13 +1,15 @@
-"""Composition root of the network service."""
+"""Composition root: the network's graph, how it follows its other processes, its
+policies, store and handlers as a service."""
 
 from __future__ import annotations
 
 from services.network.follower import ChangeFollower
-from services.network.handlers import NetworkHandlers
-from services.network.policy import NetworkPolicy, programme_policy
+from services.network.handlers import HANDLERS, NetworkHandlers
+from services.network.policy import PolicyBook, policy_book
 from services.network.repository import MongoNetworkStore
 from services.network.state import NetworkState
-from shared.runtime import ServiceRuntime, ServiceSpec, UnitOfWork
+from shared.erasure import Pseudonyms
+from shared.runtime import ServiceRuntime, ServiceSpec, UnitOfWork, topics_read
 from shared.settings import Settings
 
 DESCRIPTION = (
@@ -18,21 +20,17 @@ DESCRIPTION = (
 
 
 class NetworkService:
-    """One network process: its in-memory state, how it follows the others, and
-    its handlers (tests look inside through `state`)."""
+    """One network process: its graph in memory, how it follows what the other
+    processes commit, and its handlers (tests look inside through `state`)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, policies: PolicyBook, pseudonyms: Pseudonyms) -> None:
         self.state = NetworkState()
         self.follower = ChangeFollower(self.state)
-        self.handlers = NetworkHandlers(self.state, self.policy_for, self.store_for)
-        self.pseudonyms = settings.pseudonyms()
+        self.pseudonyms = pseudonyms
+        self.handlers = NetworkHandlers(self.state, policies, self.store_for)
 
     def store_for(self, uow: UnitOfWork) -> MongoNetworkStore:
         return MongoNetworkStore(uow.db, uow.session, self.pseudonyms)
-
-    def policy_for(self, programme_id: str) -> NetworkPolicy:
-        return programme_policy(self.settings.programmes_dir, programme_id)
 
     async def prepare(self, runtime: ServiceRuntime) -> None:
         await MongoNetworkStore(runtime.db).ensure_indexes()
@@ -51,17 +49,22 @@ class NetworkService:
     async def follow(self, runtime: ServiceRuntime) -> None:
         await self.follower.follow(runtime.db)
 
-    def spec(self) -> ServiceSpec:
-        return ServiceSpec(
-            name="network",
-            inputs=("profiles", "matches", "activity", "responses", "connections"),
-            outputs=("introductions",),
-            handle=self.handlers.handle,
-            prepare=self.prepare,
-            background=(self.follow,),
-            description=DESCRIPTION,
-        )
 
-
-def build_spec(settings: Settings | None = None) -> ServiceSpec:
-    return NetworkService(settings or Settings()).spec()
+def build_spec(
+    settings: Settings | None = None, *, policies: PolicyBook | None = None
+) -> ServiceSpec:
+    """The network service. `policies` replaces the programmes' files (tests). It
+    runs on event time alone, so it takes no clock."""
+    settings = settings or Settings()
+    service = NetworkService(
+        policies or policy_book(settings.programmes_dir), settings.pseudonyms()
+    )
+    return ServiceSpec(
+        name="network",
+        inputs=topics_read(HANDLERS),
+        outputs=("introductions",),
+        handle=service.handlers.handle,
+        prepare=service.prepare,
+        background=(service.follow,),
+        description=DESCRIPTION,
+    )

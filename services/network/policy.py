@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.network.ties import Strengths, TieKind
-from shared.programmes import load_programme_section
+from shared.programmes import ProgrammeBook
 
 
 class RankingWeights(BaseModel):
@@ -100,8 +101,12 @@ class NetworkPolicy(BaseModel):
         )
 
 
-@lru_cache(maxsize=256)
-def programme_policy(programmes_dir: Path | None, programme_id: str) -> NetworkPolicy:
-    return NetworkPolicy.model_validate(
-        load_programme_section(programmes_dir, programme_id, "network")
-    )
+# Each programme's policy: its `[network]` section over the default programme's.
+PolicyBook: TypeAlias = ProgrammeBook[NetworkPolicy]
+
+
+def policy_book(programmes_dir: Path | None = None) -> PolicyBook:
+    def policy(_programme: str, section: dict[str, Any]) -> NetworkPolicy:
+        return NetworkPolicy.model_validate(section)
+
+    return ProgrammeBook("network", policy, programmes_dir)

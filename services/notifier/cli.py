@@ -12,7 +12,7 @@ from pathlib import Path
 from shared.settings import Settings
 
 from .config import NotifierSettings
-from .rulebooks import RuleBooks
+from .rulebooks import RuleBooks, rule_books
 from .rules import RulesError, load_rules
 from .simulator import nudge_line, read_events, simulate
 
@@ -60,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _books(args: argparse.Namespace) -> RuleBooks:
     if args.rules is not None:
-        return RuleBooks(load_rules(args.rules), use_programme_files=False)
+        return rule_books(load_rules(args.rules), use_programme_files=False)
     settings = Settings()
     if args.programmes is not None:
         settings = settings.model_copy(update={"programmes_dir": args.programmes})

@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.settings import Settings
 
-from .rulebooks import RuleBooks
+from .rulebooks import RuleBooks, rule_books
 from .rules import DEFAULT_RULES_FILE, Duration, load_rules
 
 
@@ -42,4 +42,4 @@ class NotifierSettings(BaseSettings):
         return tuple(a.strip() for a in self.admins.split(",") if a.strip())
 
     def rulebooks(self, settings: Settings) -> RuleBooks:
-        return RuleBooks(load_rules(self.rules_file), settings.programmes_dir, self.admin_ids())
+        return rule_books(load_rules(self.rules_file), settings.programmes_dir, self.admin_ids())

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from shared.clock import Clock
-from shared.runtime import ServiceRuntime, ServiceSpec
+from shared.runtime import ServiceRuntime, ServiceSpec, topics_read
 from shared.settings import Settings
 
 from .clock import FiringClock, GivenClock, WatermarkClock
@@ -15,18 +15,19 @@ from .firing import Firing, process_id
 from .handlers import EventHandler
 from .repository import MongoStore
 from .rulebooks import RuleBooks
-from .workflow import Notifier
+from .workflow import ABSORBS, Notifier
 
 
 def build_spec(
     settings: Settings | None = None,
-    clock: Clock | None = None,
     *,
+    clock: Clock | None = None,
     notifier_settings: NotifierSettings | None = None,
     books: RuleBooks | None = None,
 ) -> ServiceSpec:
     """The notifier service. `clock` replaces the firing clock (tests); otherwise it is
-    the event-time watermark, or the wall clock too with MENTORMESH_NOTIFIER_CLOCK=wall."""
+    the event-time watermark, or the wall clock too with MENTORMESH_NOTIFIER_CLOCK=wall.
+    `books` replaces the programmes' rule books (tests)."""
     settings = settings or Settings()
     knobs = notifier_settings or NotifierSettings()
     notifier = Notifier(books or knobs.rulebooks(settings), settings.pseudonyms())
@@ -63,7 +64,7 @@ def build_spec(
 
     return ServiceSpec(
         name="notifier",
-        inputs=("profiles", "matches", "activity", "responses"),
+        inputs=topics_read(ABSORBS),
         outputs=("nudges",),
         handle=handler.handle,
         prepare=prepare,

@@ -4,12 +4,14 @@ memory) follow, so they cannot disagree."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from shared.erasure import Pseudonyms
 from shared.events import (
     CloudEvent,
+    EventData,
     FeedbackSubmitted,
     GoalCheckedIn,
     MatchAccepted,
@@ -78,19 +80,19 @@ class Notifier:
 
     async def absorb(self, store: NotifierStore, event: CloudEvent[Any]) -> None:
         """Add one event to the facts and bring the affected timers up to date."""
-        data = event.data
-        at = instant(event.time)
-        if isinstance(data, ProfileUpserted):
-            if not await self._erased_after(store, (data.person_id,), at):
-                person = await store.person(data.person_id) or PersonFacts(id=data.person_id)
-                await store.save_person(record_profile(person, data, at))
-        elif isinstance(data, ProfileDeleted):
-            await self.erase(store, data.person_id, at)
-        elif isinstance(data, MENTORSHIP_EVENTS):
-            await self._mentorship_event(store, event, at)
-        elif isinstance(data, PROPOSAL_EVENTS):
-            await self._proposal_event(store, event, at)
+        absorb = ABSORBS.get(type(event.data))
         # Introductions and nudges are not the notifier's concern.
+        if absorb is not None:
+            await absorb(self, store, event, instant(event.time))
+
+    async def _profile(self, store: NotifierStore, event: CloudEvent[Any], at: datetime) -> None:
+        data = event.data
+        if not await self._erased_after(store, (data.person_id,), at):
+            person = await store.person(data.person_id) or PersonFacts(id=data.person_id)
+            await store.save_person(record_profile(person, data, at))
+
+    async def _deleted(self, store: NotifierStore, event: CloudEvent[Any], at: datetime) -> None:
+        await self.erase(store, event.data.person_id, at)
 
     async def _erased_after(
         self, store: NotifierStore, people: tuple[str, ...], at: datetime
@@ -221,3 +223,14 @@ class Notifier:
             await store.save_sent_log(recipient, outcome.sent_log)
             await store.record_nudges(outcome.nudges)
         return outcome
+
+
+Absorb = Callable[[Notifier, NotifierStore, CloudEvent[Any], datetime], Awaitable[None]]
+
+# What the notifier does with each event it reads; its input topics come from here.
+ABSORBS: Mapping[type[EventData], Absorb] = {
+    ProfileUpserted: Notifier._profile,
+    ProfileDeleted: Notifier._deleted,
+    **{kind: Notifier._mentorship_event for kind in MENTORSHIP_EVENTS},
+    **{kind: Notifier._proposal_event for kind in PROPOSAL_EVENTS},
+}

@@ -20,7 +20,7 @@ from services.matcher.handlers import Matcher
 from services.matcher.main import MatcherSettings, MongoStores, matcher_spec
 from services.matcher.matching import Unit
 from services.matcher.memory_store import MemoryDatabase, MemoryStores
-from services.matcher.policy import MatchingPolicy, PolicyBook
+from services.matcher.policy import MatchingPolicy, policy_book
 from services.matcher.upkeep import Runner, expire_due_proposals, reconcile
 from shared.clock import FixedClock
 from shared.erasure import Pseudonyms
@@ -202,7 +202,7 @@ async def memory_harness(
     clock = FixedClock(T0)
     stores = MemoryStores(db, pseudonyms)
     matcher: Matcher[MemoryUnit] = Matcher(
-        PolicyBook(None, base=policy or MatchingPolicy()), stores, clock
+        policy_book(None, base=policy or MatchingPolicy()), stores, clock
     )
     await matcher.directory.refresh(stores.unbound())
     published: list[CloudEvent[Any]] = []
@@ -231,7 +231,7 @@ async def matcher_harness(
     clock = FixedClock(T0)
     stores = MongoStores(settings.pseudonyms())
     matcher: Matcher[UnitOfWork] = Matcher(
-        PolicyBook(None, base=policy or MatchingPolicy()), stores, clock
+        policy_book(None, base=policy or MatchingPolicy()), stores, clock
     )
     spec = matcher_spec(matcher, stores, MatcherSettings(), own_clock=False)
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(

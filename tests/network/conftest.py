@@ -19,7 +19,7 @@ from pymongo import AsyncMongoClient
 from services.network.handlers import NetworkHandlers
 from services.network.main import NetworkService
 from services.network.memory_store import MemoryNetworkStore
-from services.network.policy import programme_policy
+from services.network.policy import policy_book
 from services.network.state import NetworkState
 from shared.events import CloudEvent, IntroductionSuggested, parse_event
 from shared.runtime import Document, ServiceRuntime, UnitOfWork
@@ -79,9 +79,7 @@ class MemoryHarness(Applies):
     applied: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.handlers = NetworkHandlers(
-            self.state, lambda programme: programme_policy(None, programme), lambda _: self.store
-        )
+        self.handlers = NetworkHandlers(self.state, policy_book(), lambda _: self.store)
 
     async def apply(self, event: CloudEvent[Any]) -> bool:
         if event.id in self.applied:
@@ -107,7 +105,7 @@ async def harness(settings: Settings, follow: bool = True) -> AsyncIterator[Harn
 
     runtime = ServiceRuntime("network", settings, client, publisher)
     await runtime.ensure_indexes()
-    service = NetworkService(settings)
+    service = NetworkService(policy_book(settings.programmes_dir), settings.pseudonyms())
     await service.prepare(runtime)
     task = asyncio.create_task(service.follow(runtime)) if follow else None
     try:

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from services.notifier.engine import Nudge
-from services.notifier.rulebooks import RuleBooks
+from services.notifier.rulebooks import RuleBooks, rule_books
 from services.notifier.rules import load_rules
 from services.notifier.simulator import simulate
 from shared.erasure import Pseudonyms
@@ -56,7 +56,7 @@ def books(overrides: dict[str, Any] | None = None, admins: Sequence[str] = (ADMI
     """The default rules with `overrides` laid over them (a programme's [nudges])."""
     section = {"admins": list(admins), **(overrides or {})}
     base = load_rules().overlaid(section)
-    return RuleBooks(base, use_programme_files=False)
+    return rule_books(base, use_programme_files=False)
 
 
 def without(*rule_ids: str, **more: Any) -> RuleBooks:

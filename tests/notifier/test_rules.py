@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.notifier.rulebooks import RuleBooks
+from services.notifier.rulebooks import rule_books
 from services.notifier.rules import RulesError, book_from_mapping, load_rules
 
 
@@ -65,7 +65,7 @@ def test_programme_sections_are_read_from_the_programmes_directory(tmp_path: Pat
     (tmp_path / "fellows.toml").write_text(
         '[nudges]\nadmins = ["fay"]\n[nudges.quiet_hours]\nstart = "22:00"\n'
     )
-    books = RuleBooks(load_rules(), tmp_path)
+    books = rule_books(load_rules(), tmp_path)
     assert books.for_programme("default").admins == ("root",)
     fellows = books.for_programme("fellows")
     assert fellows.admins == ("fay",)

@@ -23,11 +23,11 @@ import yaml
 from cloudcoil.models.keda import v1alpha1 as keda
 
 from services.matcher.main import build_spec as matcher_spec
-from services.matcher.policy import PolicyBook
+from services.matcher.policy import policy_book as matching_policies
 from services.network.main import build_spec as network_spec
-from services.network.policy import programme_policy
+from services.network.policy import policy_book as network_policies
 from services.notifier.main import build_spec as notifier_spec
-from services.notifier.rulebooks import RuleBooks
+from services.notifier.rulebooks import rule_books
 from services.notifier.rules import load_rules
 from shared.service import group_id
 from shared.settings import Settings
@@ -276,7 +276,7 @@ def test_the_overlays_programme_files_are_mounted_and_read_by_every_service(
         tomllib.loads(text)
         (tmp_path / name).write_text(text)
     # What the services make of them (women-in-tech.toml's own values):
-    assert PolicyBook(tmp_path).for_programme("women-in-tech").max_timezone_gap_hours == 5.0
-    programme_policy(tmp_path, "women-in-tech")
-    rules = RuleBooks(load_rules(), tmp_path, ()).for_programme("women-in-tech")
+    assert matching_policies(tmp_path).for_programme("women-in-tech").max_timezone_gap_hours == 5.0
+    network_policies(tmp_path).for_programme("women-in-tech")
+    rules = rule_books(load_rules(), tmp_path, ()).for_programme("women-in-tech")
     assert rules.rules["no-session-reminder"].after.days == 10
