@@ -114,17 +114,12 @@ class Publisher(Protocol):
     ) -> Awaitable[object] | None: ...
 
 
-class BatchScope:
-    """What the events of one batch share: one transaction, and whatever a store keeps
-    for the whole batch (see the module docstring)."""
+class BatchHooks:
+    """What the events of one batch share wherever they are stored: whatever a store
+    keeps for the whole batch, and the writes it makes just before the batch commits.
+    The in-memory runtimes of tests use it as is."""
 
-    def __init__(
-        self, session: AsyncClientSession, db: AsyncDatabase[Document], size: int = 1
-    ) -> None:
-        self.session = session
-        self.db = db
-        self.size = size
-        self.events: list[CloudEvent[Any]] = []
+    def __init__(self) -> None:
         self._cached: dict[Hashable, object] = {}
         self._before_commit: list[Callable[[], Awaitable[None]]] = []
 
@@ -144,6 +139,20 @@ class BatchScope:
         while done < len(self._before_commit):
             await self._before_commit[done]()
             done += 1
+
+
+class BatchScope(BatchHooks):
+    """What the events of one batch share on MongoDB: one transaction, and whatever a
+    store keeps for the whole batch (see the module docstring)."""
+
+    def __init__(
+        self, session: AsyncClientSession, db: AsyncDatabase[Document], size: int = 1
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.db = db
+        self.size = size
+        self.events: list[CloudEvent[Any]] = []
 
 
 class UnitOfWork:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 from pymongo import AsyncMongoClient
 
@@ -25,7 +25,7 @@ from services.matcher.upkeep import Runner, expire_due_proposals, reconcile
 from shared.clock import FixedClock
 from shared.erasure import Pseudonyms
 from shared.events import CloudEvent, EventData, derived_id, make_event, parse_event
-from shared.runtime import ServiceRuntime, UnitOfWork
+from shared.runtime import BatchHooks, ServiceRuntime, UnitOfWork
 from shared.runtime import Unit as BatchUnit
 from shared.settings import Settings
 from tests.support import Stack
@@ -37,35 +37,15 @@ T = TypeVar("T")
 PSEUDONYMS = Settings().pseudonyms()
 
 
-class MemoryBatch:
-    """What the units of one batch share on the memory store (`BatchScope`'s twin)."""
-
-    def __init__(self) -> None:
-        self._cached: dict[Hashable, object] = {}
-        self._before_commit: list[Callable[[], Awaitable[None]]] = []
-
-    def cached(self, key: Hashable, build: Callable[[], T]) -> T:
-        if key not in self._cached:
-            self._cached[key] = build()
-        return cast(T, self._cached[key])
-
-    def before_commit(self, flush: Callable[[], Awaitable[None]]) -> None:
-        self._before_commit.append(flush)
-
-    async def flush(self) -> None:
-        for flush in self._before_commit:
-            await flush()
-
-
 class MemoryUnit:
     """A unit of work on the memory store: what it emits is published if it commits."""
 
     def __init__(
-        self, cause_id: str, event_time: datetime, batch: MemoryBatch | None = None
+        self, cause_id: str, event_time: datetime, batch: BatchHooks | None = None
     ) -> None:
         self.cause_id = cause_id
         self.event_time = event_time
-        self.batch = batch or MemoryBatch()
+        self.batch = batch or BatchHooks()
         self.emitted: list[CloudEvent[Any]] = []
         self._after_commit: list[Callable[[], None]] = []
 
@@ -102,7 +82,7 @@ class MemoryRuntime:
     ) -> list[bool]:
         """The units in order as one batch: all applied or none."""
         before = self.db.snapshot()
-        batch = MemoryBatch()
+        batch = BatchHooks()
         done: list[MemoryUnit] = []
         applied: list[bool] = []
         try:
