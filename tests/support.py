@@ -93,6 +93,25 @@ async def publish(
     return count
 
 
+@contextlib.asynccontextmanager
+async def from_the_beginning(
+    settings: Settings, topic_key: str
+) -> AsyncIterator[tuple[AIOKafkaConsumer, list[TopicPartition]]]:
+    """A consumer outside any group on every partition of a topic, at its start."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.resolved_kafka(), enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        topic = topic_name(settings, topic_key)
+        partitions = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        yield consumer, partitions
+    finally:
+        await consumer.stop()
+
+
 async def read_records(
     settings: Settings,
     topic_key: str,
@@ -100,25 +119,15 @@ async def read_records(
     timeout: float = 60.0,
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Read a topic from the beginning (no consumer group) until `done(records)`."""
-    topic = topic_name(settings, topic_key)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.resolved_kafka(), enable_auto_commit=False
-    )
-    await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
-    try:
-        partitions = [TopicPartition(topic, p) for p in range(settings.partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+    async with from_the_beginning(settings, topic_key) as (consumer, _):
         deadline = time.monotonic() + timeout
         while not done(records):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic}: condition not met after {len(records)} records")
+                raise TimeoutError(f"{topic_key}: condition not met after {len(records)} records")
             batch = await consumer.getmany(timeout_ms=200)
             for part in batch.values():
                 records.extend(part)
-    finally:
-        await consumer.stop()
     return records
 
 
@@ -128,16 +137,8 @@ async def read_to_end(
     """Every record of a topic: each partition read from its beginning up to the end
     offset it has when this is called. Call it once the services are quiet, and compare
     the whole set: a claim of "exactly these and nothing else" needs all of it."""
-    topic = topic_name(settings, topic_key)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.resolved_kafka(), enable_auto_commit=False
-    )
-    await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
-    try:
-        partitions = [TopicPartition(topic, p) for p in range(settings.partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+    async with from_the_beginning(settings, topic_key) as (consumer, partitions):
         ends = await consumer.end_offsets(partitions)
         deadline = time.monotonic() + timeout
         # Past the reported end offsets, until a fetch comes back empty: the embedded
@@ -145,14 +146,12 @@ async def read_to_end(
         # + 1, which can be short of the last record.
         while True:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic}: end offsets not reached after {len(records)}")
+                raise TimeoutError(f"{topic_key}: end offsets not reached after {len(records)}")
             batch = await consumer.getmany(*partitions, timeout_ms=300)
             for part in batch.values():
                 records.extend(part)
             if not batch and not [p for p in partitions if await consumer.position(p) < ends[p]]:
                 break
-    finally:
-        await consumer.stop()
     return records
 
 

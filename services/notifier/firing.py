@@ -104,8 +104,11 @@ class Firing:
             at, first = due[0]
             outcome = await self._settle_instant(recipient, at, first)
             if outcome is None:
-                due = [d for d in due if d[0] != at]
-                continue
+                # Someone else settled this instant (a process whose lease ran out while
+                # it worked), or it failed: the later instants read here may be out of
+                # date (that settlement may have postponed a timer before them), and a
+                # person's instants go in order. The next look reads the person afresh.
+                break
             settled += 1
             # What is still due: the other instants, and whatever this one postponed.
             due = [d for d in due if d[0] != at]

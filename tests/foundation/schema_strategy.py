@@ -96,7 +96,7 @@ class _Generator:
         if "format" in schema:
             base = self.formats[schema["format"]]
         elif "pattern" in schema:
-            base = st.from_regex(schema["pattern"], fullmatch=True)
+            base = st.from_regex(str(schema["pattern"]), fullmatch=True)
         else:
             # Mostly short strings; now and then one at the maximum length, built
             # cheaply (drawing hundreds of characters one by one is slow).

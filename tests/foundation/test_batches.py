@@ -59,7 +59,7 @@ class Tally:
             uow.batch.before_commit(tally.flush)
             return tally
 
-        return uow.batch.cached(cls, build)
+        return uow.batch.cached(cls.__qualname__, build)
 
     async def flush(self) -> None:
         self.flushes += 1

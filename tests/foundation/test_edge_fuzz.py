@@ -83,15 +83,16 @@ def records_of(
                            rng.choice([None, b"\xc3\x28", b"1.0", b""])))  # fmt: skip
             values.append((value, broken))
     whole = list(values)
-    for value, headers in whole:
-        for _ in range(2 if value else 0):
-            cut = rng.randrange(len(value) + 1) if value else 0
-            values.append(((value or b"")[:cut] + rng.randbytes(rng.randrange(4)), headers))
+    for whole_value, headers in whole:
+        for _ in range(2 if whole_value else 0):
+            cut = rng.randrange(len(whole_value) + 1) if whole_value else 0
+            cut_value = (whole_value or b"")[:cut] + rng.randbytes(rng.randrange(4))
+            values.append((cut_value, headers))
     out: list[Record] = []
     keys = _keys(document, model)
-    for value, headers in values:
+    for record_value, headers in values:
         for key in {keys[-1], rng.choice(keys)}:
-            out.append((value, headers, key))
+            out.append((record_value, headers, key))
     return out
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from shared.cli import main
-from shared.dead_letter import HEADER_ERROR
+from shared.dead_letter import HEADER_ERROR, Reason
 from shared.events import (
     DATA_MODELS,
     CloudEvent,
@@ -82,8 +83,7 @@ async def test_publish_sends_each_event_to_its_topic_keyed_by_its_key_field(
     assert await asyncio.to_thread(main, ["events", "publish", str(path)]) == 0
     for topic in ("profiles", "activity", "responses"):
         expected = {example_event(m).key for m in INPUTS if topic == m.TOPIC}
-        count = len(expected)
-        records = await read_records(settings, topic, lambda r, count=count: len(r) >= count)
+        records = await read_records(settings, topic, partial(_at_least, len(expected)))
         assert {r.key for r in records} == expected
         assert all(dict(r.headers)["content-type"].startswith(b"application/cloudevents+json")
                    for r in records)  # fmt: skip
@@ -204,7 +204,7 @@ async def _applied(settings: Settings, event_id: str) -> bool:
     return event_id in await applied_times(settings)
 
 
-def _letter(service: str, source_offset: int, at_ms: int, reason: str = "invalid-data") -> Any:
+def _letter(service: str, source_offset: int, at_ms: int, reason: Reason = "invalid-data") -> Any:
     from shared.dead_letter import DeadLetter, Rejection
 
     headers = Rejection(reason, "why").headers(service, "mm.profiles", 0, source_offset, {})
@@ -234,3 +234,7 @@ def test_replay_can_be_limited_to_a_reason_and_to_what_was_dead_lettered_since_a
                _letter("matcher", 3, 9_000)]  # fmt: skip
     since = argparse.Namespace(reason="invalid-data", since=datetime.fromtimestamp(2, UTC))
     assert [d.source_offset for d in _selected(letters, since)] == [3]
+
+
+def _at_least(count: int, records: Sequence[object]) -> bool:
+    return len(records) >= count

@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from services.matcher.handlers import HANDLERS as MATCHER_HANDLERS
+from services.network.handlers import HANDLERS as NETWORK_HANDLERS
 from services.network.ties import pair_key, session_boost
 from services.notifier.config import NotifierSettings
 from services.notifier.simulator import simulate
+from services.notifier.workflow import ABSORBS
 from shared.events import (
     CloudEvent,
     MatchProposed,
@@ -28,7 +31,7 @@ from shared.events import (
     make_event,
     parse_event,
 )
-from shared.runtime import OUTBOX
+from shared.runtime import OUTBOX, topics_read
 from shared.scenario import population
 from shared.settings import Settings
 from tests.notifier import builders as b
@@ -36,10 +39,11 @@ from tests.notifier.scenario import programme_weeks
 from tests.notifier.stack import emitted_by_id, expected_by_id, settled_until
 from tests.support import in_ledger, mongo_client, publish, read_to_end, wait_for
 
+# What each service reads, from its own dispatch table (where its dead letters go).
 INPUTS = {
-    "matcher": ("profiles", "responses"),
-    "network": ("profiles", "matches", "activity", "responses"),
-    "notifier": ("profiles", "matches", "activity", "responses"),
+    "matcher": topics_read(MATCHER_HANDLERS),
+    "network": topics_read(NETWORK_HANDLERS),
+    "notifier": topics_read(ABSORBS),
 }
 WEEKS = 7
 # Nothing fires while the backlog is applied; the closing event moves event time on.

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from services.matcher.constraints import violations
 from services.matcher.policy import MatchingPolicy
@@ -45,6 +45,7 @@ from shared.runtime import PROCESSED
 from shared.scenario import population
 from shared.settings import Settings
 from tests.support import (
+    from_the_beginning,
     in_ledger,
     mongo_client,
     publish,
@@ -152,34 +153,28 @@ async def _play(platform: Platform, quiet: Callable[[], Awaitable[bool]],
                 progress: Callable[[], Awaitable[int]]) -> None:  # fmt: skip
     """Answer proposals until the matchers are quiet; fail only when nothing moves."""
     settings = platform.settings
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.resolved_kafka())
     producer = AIOKafkaProducer(bootstrap_servers=settings.resolved_kafka(), acks="all")
-    await consumer.start()
     await producer.start()
     try:
-        topic = topic_name(settings, "matches")
-        partitions = [TopicPartition(topic, p) for p in range(settings.partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        last_progress, moved_at = -1, time.monotonic()
-        idle_polls = 0
-        while True:
-            batch = await consumer.getmany(timeout_ms=500)
-            records = [r for part in batch.values() for r in part]
-            for record in records:
-                platform.react(parse_event(record.value, "matches"))
-            await platform.flush(producer)
-            idle_polls = 0 if records else idle_polls + 1
-            if idle_polls >= 4:
-                if await quiet():
-                    return
-                now, done = time.monotonic(), await progress()
-                if done != last_progress:
-                    last_progress, moved_at = done, now
-                assert now - moved_at < STALL_S, f"the matchers stalled at {done} applied events"
+        async with from_the_beginning(settings, "matches") as (consumer, _):
+            last_progress, moved_at = -1, time.monotonic()
+            idle_polls = 0
+            while True:
+                batch = await consumer.getmany(timeout_ms=500)
+                records = [r for part in batch.values() for r in part]
+                for record in records:
+                    platform.react(parse_event(record.value, "matches"))
+                await platform.flush(producer)
+                idle_polls = 0 if records else idle_polls + 1
+                if idle_polls >= 4:
+                    if await quiet():
+                        return
+                    now, done = time.monotonic(), await progress()
+                    if done != last_progress:
+                        last_progress, moved_at = done, now
+                    assert now - moved_at < STALL_S, f"the matchers stalled at {done} applied"
     finally:
         await producer.stop()
-        await consumer.stop()
 
 
 def _free_port() -> int:

@@ -8,6 +8,7 @@ import networkx as nx
 import pytest
 
 from services.network.evaluation import (
+    PairScores,
     average,
     future_split,
     holdout_split,
@@ -28,14 +29,14 @@ def edges_of(graph: nx.Graph) -> list[Edge]:
 
 
 def test_precision_counts_hits_among_the_top_k() -> None:
-    scores = {"a": 3.0, "b": 2.0, "c": 1.0}
+    scores: PairScores = {"a": 3.0, "b": 2.0, "c": 1.0}
     precision, recall, _ = precision_recall_auc(scores, {"a", "c"}, total=10, k=2)
     assert precision == pytest.approx(0.5)
     assert recall == pytest.approx(0.5)
 
 
 def test_ties_at_the_cut_off_count_at_their_expected_value() -> None:
-    scores = {"a": 1.0, "b": 1.0, "c": 1.0, "d": 1.0}
+    scores: PairScores = {"a": 1.0, "b": 1.0, "c": 1.0, "d": 1.0}
     precision, _, _ = precision_recall_auc(scores, {"a"}, total=4, k=2)
     assert precision == pytest.approx(0.25)
 

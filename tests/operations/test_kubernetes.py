@@ -13,6 +13,7 @@ import math
 import shutil
 import subprocess
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from services.network.policy import policy_book as network_policies
 from services.notifier.main import build_spec as notifier_spec
 from services.notifier.rulebooks import rule_books
 from services.notifier.rules import load_rules
+from shared.runtime import ServiceSpec
 from shared.service import group_id
 from shared.settings import Settings
 from shared.topics import Topics
@@ -37,7 +39,11 @@ from tests.support import ROOT
 
 KUSTOMIZE = ROOT / "deploy" / "kubernetes"
 KUBERNETES_VERSION = "1.30.0"
-SERVICES = {"matcher": matcher_spec, "network": network_spec, "notifier": notifier_spec}
+SERVICES: dict[str, Callable[[Settings], ServiceSpec]] = {
+    "matcher": matcher_spec,
+    "network": network_spec,
+    "notifier": notifier_spec,
+}
 # The Kafka scaler's parameters, as KEDA's Apache Kafka scaler documentation lists them.
 KAFKA_TRIGGER_METADATA = {
     "bootstrapServers", "bootstrapServersFromEnv", "consumerGroup", "consumerGroupFromEnv",

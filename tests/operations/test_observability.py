@@ -229,7 +229,7 @@ async def test_a_signup_and_the_proposal_it_causes_share_one_trace_through_mongo
     assert parse_event(proposal.value, "matches").type == MatchProposed.TYPE
     in_trace = [s for s in spans.get_finished_spans() if s.context.trace_id == trace_id]
     applying = [s for s in in_trace if s.name.endswith(" apply")]
-    assert [s.attributes["cloudevents.event_id"] for s in applying] == [mentee.id]
+    assert [(s.attributes or {})["cloudevents.event_id"] for s in applying] == [mentee.id]
     assert applying[0].parent is not None
     assert applying[0].parent.span_id == signup.get_span_context().span_id
     mongo = [s for s in in_trace if (s.attributes or {}).get("db.system") == "mongodb"]

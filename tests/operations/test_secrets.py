@@ -38,7 +38,7 @@ def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as resp:
-        return resp.read().decode()
+        return str(resp.read().decode())
 
 
 def test_up_over_tls_and_passwords_shows_no_secret_in_output_logs_or_metrics(
@@ -78,7 +78,7 @@ def test_up_over_tls_and_passwords_shows_no_secret_in_output_logs_or_metrics(
         settings = Stack(stack.kafka_bootstrap, mongo_uri).settings(topic_prefix=tag)
         event = make_event(ProfileDeleted(person_id="leak-probe"), source="/test")
         asyncio.run(publish(settings, [event]))
-        metrics = {}
+        metrics: dict[str, str] = {}
         deadline = time.monotonic() + 90
         while len(metrics) < len(urls) and time.monotonic() < deadline:
             for name, url in urls.items():
