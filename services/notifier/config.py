@@ -35,8 +35,10 @@ class NotifierSettings(BaseSettings):
     poll_s: float = Field(default=1.0, gt=0.0)
     # Due timers read per look.
     batch: int = Field(default=500, ge=1)
-    # People settled side by side by one process.
-    concurrency: int = Field(default=8, ge=1)
+    # People leased and settled together, in one transaction per round.
+    group: int = Field(default=100, ge=1)
+    # Such groups settled side by side by one process.
+    concurrency: int = Field(default=2, ge=1)
 
     def admin_ids(self) -> tuple[str, ...]:
         return tuple(a.strip() for a in self.admins.split(",") if a.strip())

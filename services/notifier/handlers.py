@@ -1,5 +1,6 @@
 """Applying one consumed event inside the runtime's transaction: the workflow on the
-Mongo store, plus the event-time watermark that the firing clock reads."""
+batch's Mongo store (which writes the whole batch's changes in bulk before it
+commits), plus the event-time watermark that the firing clock reads."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ class EventHandler:
         self._committed: datetime | None = None
 
     async def handle(self, uow: UnitOfWork, event: CloudEvent[Any]) -> None:
-        store = MongoStore(uow.db, uow.session)
+        store = MongoStore.of_batch(uow)
         await self.notifier.absorb(store, event)
         at = instant(event.time)
         if self._committed is None or at > self._committed:

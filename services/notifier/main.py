@@ -59,6 +59,7 @@ def build_spec(
             timedelta(seconds=knobs.lease_s),
             knobs.batch,
             knobs.concurrency,
+            knobs.group,
         )
         await firing.run(knobs.poll_s)
 

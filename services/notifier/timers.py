@@ -48,6 +48,19 @@ class TimerQueue:
         ).sort([("at", ASCENDING), ("_id", ASCENDING)])
         return [(instant(doc["at"]), doc["_id"]) async for doc in cursor]
 
+    async def due_of(
+        self, recipients: Sequence[str], now: datetime
+    ) -> dict[str, list[tuple[datetime, str]]]:
+        """`due_for` of several recipients, in one query: each of `recipients` is a key."""
+        due: dict[str, list[tuple[datetime, str]]] = {r: [] for r in recipients}
+        cursor = self.timers.find(
+            {"recipient": {"$in": list(recipients)}, "state": "pending", "at": {"$lte": now}},
+            {"at": 1, "recipient": 1},
+        ).sort([("at", ASCENDING), ("_id", ASCENDING)])
+        async for doc in cursor:
+            due[doc["recipient"]].append((instant(doc["at"]), doc["_id"]))
+        return due
+
     async def next_due(self) -> tuple[datetime, str] | None:
         """The earliest (instant, recipient) with a pending timer."""
         doc = await self.timers.find_one(
