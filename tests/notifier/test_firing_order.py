@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from services.notifier.clock import TICK
-from services.notifier.firing import Firing
+from services.notifier.firing import Claim, Firing
 from services.notifier.timers import TimerQueue
 from shared.events import CloudEvent
 from tests.notifier import builders as b
@@ -43,17 +43,6 @@ EVENTS = [
 UNTIL = b.day(2, 2)
 
 
-class ReadBefore(TimerQueue):
-    """What this process read before another one settled the person's first instant."""
-
-    def __init__(self, queue: TimerQueue, due: list[tuple[datetime, str]]) -> None:
-        self.timers = queue.timers
-        self.due = due
-
-    async def due_for(self, recipient: str, now: datetime) -> list[tuple[datetime, str]]:
-        return list(self.due)
-
-
 def _sent(events: Sequence[CloudEvent[Any]]) -> list[tuple[str, str, datetime]]:
     return sorted((e.data.kind, e.data.person_id, e.time) for e in events)
 
@@ -79,9 +68,9 @@ async def test_an_instant_settled_elsewhere_makes_the_process_read_the_person_ag
         other = Firing(
             path.runtime, path.firing.notifier, path.firing.clock, "process-b", timedelta(30)
         )
-        await other._settle_instant("bo", *read_before[0])
+        await other._settle_claims([Claim("bo", *read_before[0])], now)
 
-        await path.firing._settle_person(ReadBefore(queue, read_before), "bo", now)
+        await path.firing._settle_group(queue, {"bo": read_before}, now)
         while await path.firing.fire_due():
             pass
         assert _sent(path.nudges()) == expected
