@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import random
 import sys
 import tempfile
 import time
@@ -36,29 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pymongo import AsyncMongoClient
 
+from bench.throughput import workload
 from shared.events import CloudEvent, ProfileDeleted, make_event
 from shared.local_stack import LocalStack, free_port
 from shared.runtime import OUTBOX, PROCESSED
-from shared.scenario import population
 from shared.settings import Settings
-from tests.notifier.scenario import programme_weeks
 from tests.support import Stack, fresh_settings, publish, service_process
-
-INPUTS = {
-    "matcher": ("profiles", "responses"),
-    "network": ("profiles", "matches", "activity", "responses"),
-    "notifier": ("profiles", "matches", "activity", "responses"),
-}
-
-
-def workload(service: str, size: int, seed: int = 23) -> list[CloudEvent[Any]]:
-    if service == "matcher":
-        cohort = population(mentees=size - size // 4, mentors=size // 4, seed=seed)
-        events = [make_event(p, source="/bench") for p in cohort.everyone]
-        random.Random(seed).shuffle(events)
-        return events
-    history = programme_weeks(mentorships=max(1, size // 8), weeks=8, seed=seed)
-    return [e for e in history if e.data.TOPIC in INPUTS[service]][:size]
 
 
 async def applied(

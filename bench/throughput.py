@@ -53,6 +53,7 @@ from shared.local_stack import LocalStack, free_port
 from shared.runtime import OUTBOX, PROCESSED
 from shared.scenario import population
 from shared.settings import Settings
+from tests.foundation.workloads import INPUTS
 from tests.notifier.scenario import programme_weeks
 from tests.support import (
     Stack,
@@ -64,11 +65,6 @@ from tests.support import (
 )
 
 OUTPUT_OF = {"matcher": "matches", "network": "introductions", "notifier": "nudges"}
-INPUTS_OF = {
-    "matcher": ("profiles", "responses"),
-    "network": ("profiles", "matches", "activity", "responses"),
-    "notifier": ("profiles", "matches", "activity", "responses"),
-}
 DEFAULT_BATCH = 100
 
 
@@ -79,7 +75,7 @@ def workload(service: str, size: int, seed: int = 23) -> list[CloudEvent[Any]]:
         random.Random(seed).shuffle(events)
         return events
     history = programme_weeks(mentorships=max(1, size // 8), weeks=8, seed=seed)
-    return [e for e in history if e.data.TOPIC in INPUTS_OF[service]][:size]
+    return [e for e in history if e.data.TOPIC in INPUTS[service]][:size]
 
 
 @dataclass
