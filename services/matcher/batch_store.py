@@ -61,6 +61,7 @@ from .store import (
     proposal_from,
     seat_id,
     standing_from,
+    waiting_seat,
 )
 
 # The order buffered writes are sent in (a proposal's mentor and seat before it).
@@ -317,15 +318,7 @@ class BatchStore(MongoStore):
         self, programme_id: str, profile: ProfileUpserted, at: datetime
     ) -> None:
         key = seat_id(programme_id, profile.person_id)
-        fields = {
-            "programme_id": programme_id,
-            "mentee_id": profile.person_id,
-            "seat": Seat.WAITING.value,
-            "match_id": None,
-            "since": at,
-            "profile": profile.model_dump(mode="json"),
-            "changed_at": changed_now(),
-        }
+        fields = waiting_seat(programme_id, profile, at)
         if profile.person_id in self._new_people:
             self._inserts["seats"][key] = {"_id": key, **fields}
         else:

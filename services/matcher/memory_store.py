@@ -35,6 +35,7 @@ from .store import (
     seat_id,
     seat_record,
     standing_from,
+    waiting_seat,
 )
 
 COLLECTIONS = ("people", "mentors", "seats", "proposals", "early_answers", "erased")
@@ -185,17 +186,7 @@ class MemoryStore:
     ) -> None:
         key = seat_id(programme_id, profile.person_id)
         self._c("seats").setdefault(key, {"_id": key})
-        self._change(
-            "seats",
-            key,
-            programme_id=programme_id,
-            mentee_id=profile.person_id,
-            seat=Seat.WAITING.value,
-            match_id=None,
-            since=at,
-            profile=profile.model_dump(mode="json"),
-            changed_at=changed_now(),
-        )
+        self._change("seats", key, **waiting_seat(programme_id, profile, at))
         self.touched_mentees.add(profile.person_id)
 
     async def take_seat(self, programme_id: str, mentee_id: str, match_id: str) -> bool:

@@ -41,6 +41,7 @@ from .store import (
     seat_id,
     seat_record,
     standing_from,
+    waiting_seat,
 )
 
 
@@ -215,17 +216,7 @@ class MongoStore:
     ) -> None:
         await self._seats.update_one(
             {"_id": seat_id(programme_id, profile.person_id)},
-            {
-                "$set": {
-                    "programme_id": programme_id,
-                    "mentee_id": profile.person_id,
-                    "seat": Seat.WAITING.value,
-                    "match_id": None,
-                    "since": at,
-                    "profile": profile.model_dump(mode="json"),
-                    "changed_at": changed_now(),
-                }
-            },
+            {"$set": waiting_seat(programme_id, profile, at)},
             upsert=True,
             session=self._s,
         )

@@ -181,6 +181,19 @@ def seat_id(programme_id: str, mentee_id: str) -> str:
     return f"{programme_id}{SEP}{mentee_id}"
 
 
+def waiting_seat(programme_id: str, profile: ProfileUpserted, at: datetime) -> Document:
+    """The fields of a mentee's seat while they wait for a mentor (every store's)."""
+    return {
+        "programme_id": programme_id,
+        "mentee_id": profile.person_id,
+        "seat": Seat.WAITING.value,
+        "match_id": None,
+        "since": at,
+        "profile": profile.model_dump(mode="json"),
+        "changed_at": changed_now(),
+    }
+
+
 def proposal_document(
     match_id: str, candidate: Candidate, opened_at: datetime, expires_at: datetime
 ) -> Document:
