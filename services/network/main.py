@@ -3,6 +3,7 @@ policies, store and handlers as a service."""
 
 from __future__ import annotations
 
+from services.network.batch_store import BatchNetworkStore
 from services.network.follower import ChangeFollower
 from services.network.handlers import HANDLERS, NetworkHandlers
 from services.network.policy import PolicyBook, policy_book
@@ -29,8 +30,16 @@ class NetworkService:
         self.pseudonyms = pseudonyms
         self.handlers = NetworkHandlers(self.state, policies, self.store_for)
 
-    def store_for(self, uow: UnitOfWork) -> MongoNetworkStore:
-        return MongoNetworkStore(uow.db, uow.session, self.pseudonyms)
+    def store_for(self, uow: UnitOfWork) -> BatchNetworkStore:
+        """The batch's store, shared by its units: it writes its buffer before commit."""
+
+        def build() -> BatchNetworkStore:
+            batch = uow.batch
+            store = BatchNetworkStore(batch.db, batch.session, self.pseudonyms, batch.events)
+            batch.before_commit(store.flush)
+            return store
+
+        return uow.batch.cached((BatchNetworkStore, id(self)), build)
 
     async def prepare(self, runtime: ServiceRuntime) -> None:
         await MongoNetworkStore(runtime.db).ensure_indexes()

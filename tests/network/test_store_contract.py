@@ -8,11 +8,13 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from pymongo.asynchronous.database import AsyncDatabase
 
-from services.network.documents import introduction_doc, person_to_doc
+from services.network.batch_store import BatchNetworkStore
+from services.network.documents import Document, introduction_doc, person_to_doc
 from services.network.explanation import Explanation
 from services.network.memory_store import MemoryNetworkStore
 from services.network.people import Person
@@ -33,14 +35,47 @@ class Subject:
     dump: Callable[[], Awaitable[str]]  # every document, as JSON text
 
 
-@pytest.fixture(params=["memory", pytest.param("mongo", marks=pytest.mark.infra)])
-def stack_if_needed(request: pytest.FixtureRequest) -> Stack | None:
-    """The real database's stack for the Mongo store only (started outside the loop)."""
-    return request.getfixturevalue("stack") if request.param == "mongo" else None
+class EachCallABatch:
+    """The batch store as the runtime uses it, one batch per call: a fresh store reads
+    what the call needs and writes what it changed, so every call goes through the
+    database."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.db = db
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            store = BatchNetworkStore(self.db, None, PSEUDONYMS)
+            result = await getattr(store, name)(*args, **kwargs)
+            await store.flush()
+            return result
+
+        return call
+
+
+STORES = [
+    "memory",
+    pytest.param("mongo", marks=pytest.mark.infra),
+    # The batch store, one batch for the whole test (what it keeps in memory), and
+    # one batch per call (what it reads and writes back).
+    pytest.param("one batch", marks=pytest.mark.infra),
+    pytest.param("batch per call", marks=pytest.mark.infra),
+]
+
+
+@pytest.fixture(params=STORES)
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
-async def subject(stack_if_needed: Stack | None) -> AsyncIterator[Subject]:
+def stack_if_needed(kind: str, request: pytest.FixtureRequest) -> Stack | None:
+    """The real database's stack for the Mongo stores only (started outside the loop)."""
+    return None if kind == "memory" else request.getfixturevalue("stack")
+
+
+@pytest.fixture
+async def subject(kind: str, stack_if_needed: Stack | None) -> AsyncIterator[Subject]:
     if stack_if_needed is None:
         memory = MemoryNetworkStore(PSEUDONYMS)
 
@@ -51,15 +86,21 @@ async def subject(stack_if_needed: Stack | None) -> AsyncIterator[Subject]:
         return
     client = mongo_client(stack_if_needed.settings())
     db = client[f"contract_{uuid.uuid4().hex[:10]}"]
-    mongo = MongoNetworkStore(db, None, PSEUDONYMS)
-    await mongo.ensure_indexes()
+    await MongoNetworkStore(db).ensure_indexes()
+    store: NetworkStore = MongoNetworkStore(db, None, PSEUDONYMS)
+    if kind == "one batch":
+        store = one_batch = BatchNetworkStore(db, None, PSEUDONYMS)
+    elif kind == "batch per call":
+        store = cast(NetworkStore, EachCallABatch(db))
 
     async def dump_mongo() -> str:
+        if kind == "one batch":
+            await one_batch.flush()
         names = sorted(await db.list_collection_names())
         return json.dumps({n: [d async for d in db[n].find({})] for n in names}, default=str)
 
     try:
-        yield Subject(mongo, dump_mongo)
+        yield Subject(store, dump_mongo)
     finally:
         await client.drop_database(db.name)
         await client.close()
