@@ -41,6 +41,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.documents import Document
 from shared.erasure import Pseudonyms
 from shared.events import ProfileUpserted
 from shared.runtime import BatchContended
@@ -50,7 +51,6 @@ from .proposals import HOLDS_CAPACITY, FollowThrough, Proposal, Seat, Status
 from .ranking import Candidate
 from .repository import MongoStore
 from .store import (
-    Document,
     EarlyKind,
     ErasedKind,
     MentorRecord,

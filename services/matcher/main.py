@@ -8,6 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.clock import Clock
+from shared.documents import Document
 from shared.erasure import Pseudonyms
 from shared.periodic import every
 from shared.runtime import ServiceRuntime, ServiceSpec, UnitOfWork, topics_read
@@ -17,7 +18,6 @@ from .batch_store import BatchStore
 from .handlers import HANDLERS, Matcher
 from .policy import MatchingPolicy, policy_book
 from .repository import MongoStore
-from .store import Document
 from .upkeep import EXPIRY_PAGE, expire_due_proposals, reconcile
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from shared.documents import Document
 from shared.erasure import Pseudonyms
 from shared.events import ProfileUpserted
 
@@ -22,7 +23,6 @@ from .proposals import HOLDS_CAPACITY, FollowThrough, Proposal, Seat, Status
 from .ranking import Candidate
 from .store import (
     SEP,
-    Document,
     EarlyKind,
     ErasedKind,
     MentorRecord,

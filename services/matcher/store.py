@@ -19,15 +19,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
+from shared.documents import Document
 from shared.events import ProfileUpserted
 
 from .profiles import MentorStanding, Person
 from .proposals import HOLDS_CAPACITY, FollowThrough, Proposal, Seat, Status
 from .ranking import Candidate
 
-Document = dict[str, Any]
 # What can arrive before the proposal it is about: kept, then applied when it appears.
 EarlyKind = Literal["accept", "decline", "end", "session"]
 # What a tombstone stands for: an erased person, or a proposal erased with them.

@@ -20,12 +20,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from pymongo import ASCENDING, DESCENDING, DeleteOne, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.documents import Document
 from shared.runtime import UnitOfWork
 
 from .engine import Nudge, Timer
@@ -38,7 +39,6 @@ from .facts import (
     subject_key,
 )
 
-Document = dict[str, Any]
 Facts = TypeVar("Facts", MentorshipFacts, ProposalFacts)
 Model = TypeVar("Model")
 # Under this key a batch keeps its one notifier store (`shared.runtime.BatchScope`).
