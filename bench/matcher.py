@@ -49,7 +49,7 @@ from services.matcher.main import MatcherSettings, MongoStores, build_spec, matc
 from services.matcher.policy import COMPONENTS, MatchingPolicy, policy_book
 from services.matcher.profiles import MentorStanding, Person
 from services.matcher.ranking import MentorIndex
-from services.matcher.repository import MongoStore
+from services.matcher.repository import MongoMatcherStore
 from services.matcher.scoring import component_values
 from shared.events import CloudEvent, make_event
 from shared.local_stack import LocalStack
@@ -140,8 +140,8 @@ async def applied_rate(client: AsyncMongoClient[dict[str, Any]], database: str) 
 class WriteThroughStores(MongoStores):
     """The store as it was before batches: every read and write its own round trip."""
 
-    def bound(self, unit: UnitOfWork) -> MongoStore:
-        return MongoStore(unit.db, unit.session, self.pseudonyms)
+    def bound(self, unit: UnitOfWork) -> MongoMatcherStore:
+        return MongoMatcherStore(unit.db, unit.session, self.pseudonyms)
 
 
 async def direct(

@@ -14,10 +14,10 @@ from shared.periodic import every
 from shared.runtime import ServiceRuntime, ServiceSpec, UnitOfWork, topics_read
 from shared.settings import Settings
 
-from .batch_store import BatchStore
+from .batch_store import BatchMatcherStore
 from .handlers import HANDLERS, Matcher
 from .policy import MatchingPolicy, policy_book
-from .repository import MongoStore
+from .repository import MongoMatcherStore
 from .upkeep import EXPIRY_PAGE, expire_due_proposals, reconcile
 
 
@@ -44,20 +44,20 @@ class MongoStores:
         self.pseudonyms = pseudonyms
         self.db: AsyncDatabase[Document] | None = None
 
-    def bound(self, unit: UnitOfWork) -> MongoStore:
+    def bound(self, unit: UnitOfWork) -> MongoMatcherStore:
         """The batch's store, shared by its units: it writes its buffer before commit."""
 
-        def build() -> BatchStore:
+        def build() -> BatchMatcherStore:
             people = [getattr(e.data, "person_id", "") for e in unit.batch.events]
-            store = BatchStore(unit.db, unit.session, self.pseudonyms, filter(None, people))
+            store = BatchMatcherStore(unit.db, unit.session, self.pseudonyms, filter(None, people))
             unit.batch.before_commit(store.flush)
             return store
 
-        return unit.batch.cached((BatchStore, id(self)), build)
+        return unit.batch.cached((BatchMatcherStore, id(self)), build)
 
-    def unbound(self) -> MongoStore:
+    def unbound(self) -> MongoMatcherStore:
         assert self.db is not None, "the matcher's runtime is not prepared yet"
-        return MongoStore(self.db, None, self.pseudonyms)
+        return MongoMatcherStore(self.db, None, self.pseudonyms)
 
 
 def build_spec(
@@ -87,7 +87,7 @@ def matcher_spec(
     """The service around a ready `Matcher`; with `own_clock` it adopts the runtime's clock."""
 
     async def prepare(runtime: ServiceRuntime) -> None:
-        await MongoStore.ensure_indexes(runtime.db)
+        await MongoMatcherStore.ensure_indexes(runtime.db)
         stores.db = runtime.db
         if own_clock:
             matcher.clock = runtime.clock

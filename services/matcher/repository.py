@@ -45,7 +45,7 @@ from .store import (
 )
 
 
-class MongoStore:
+class MongoMatcherStore:
     """Storage for one unit of work: every call runs in `session` (None outside one)."""
 
     def __init__(

@@ -2,9 +2,9 @@
 their standing, each mentee's seat per programme, proposals, answers that came
 before their proposal, and tombstones of erased people and proposals.
 
-MongoDB in the service (`repository.MongoStore`, bound to the unit of work's
-session), memory in fast tests (`memory_store.MemoryStore`); one contract test suite
-(`tests/matcher/test_store_contract.py`) runs against both.
+MongoDB in the service (`repository.MongoMatcherStore`, bound to the unit of work's
+session), memory in fast tests (`memory_store.MemoryMatcherStore`); one contract test
+suite (`tests/matcher/test_store_contract.py`) runs against both.
 
 Nothing is written read-then-write: capacity and seats are reserved with conditional
 updates (`load < capacity`, `seat == waiting`). Inside the runtime's transaction a

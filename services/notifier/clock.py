@@ -24,7 +24,7 @@ from shared.clock import Clock
 from shared.documents import Document
 
 from .facts import instant
-from .repository import MongoStore
+from .repository import MongoNotifierStore
 
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 TICK = timedelta(milliseconds=1)
@@ -48,7 +48,7 @@ class WatermarkClock:
     def __init__(
         self, db: AsyncDatabase[Document], grace: timedelta, wall: Clock | None = None
     ) -> None:
-        self.store = MongoStore(db, None)
+        self.store = MongoNotifierStore(db, None)
         self.grace = grace
         self.wall = wall
 

@@ -11,7 +11,7 @@ from shared.events import CloudEvent
 from shared.runtime import UnitOfWork
 
 from .facts import instant
-from .repository import MongoStore
+from .repository import MongoNotifierStore
 from .workflow import Notifier
 
 
@@ -22,7 +22,7 @@ class EventHandler:
         self._committed: datetime | None = None
 
     async def handle(self, uow: UnitOfWork, event: CloudEvent[Any]) -> None:
-        store = MongoStore.of_batch(uow)
+        store = MongoNotifierStore.of_batch(uow)
         await self.notifier.absorb(store, event)
         at = instant(event.time)
         if self._committed is None or at > self._committed:

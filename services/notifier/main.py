@@ -13,7 +13,7 @@ from .clock import FiringClock, GivenClock, WatermarkClock
 from .config import NotifierSettings
 from .firing import Firing, process_id
 from .handlers import EventHandler
-from .repository import MongoStore
+from .repository import MongoNotifierStore
 from .rulebooks import RuleBooks
 from .workflow import ABSORBS, Notifier
 
@@ -35,7 +35,7 @@ def build_spec(
     handler = EventHandler(notifier, me)
 
     async def prepare(runtime: ServiceRuntime) -> None:
-        await MongoStore.ensure_indexes(runtime.db)
+        await MongoNotifierStore.ensure_indexes(runtime.db)
         # A broken rules file or programme section stops the service at start.
         notifier.books.for_programme("default")
         runtime.metrics.gauge_at_scrape(

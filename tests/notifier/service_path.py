@@ -17,7 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.notifier.clock import WatermarkClock
 from services.notifier.firing import Firing
 from services.notifier.handlers import EventHandler
-from services.notifier.repository import MongoStore
+from services.notifier.repository import MongoNotifierStore
 from services.notifier.rulebooks import RuleBooks
 from services.notifier.workflow import Notifier
 from shared.events import CloudEvent, parse_event
@@ -67,7 +67,7 @@ async def service_path(
     runtime = ServiceRuntime("notifier", settings, client, publish)
     try:
         await runtime.ensure_indexes()
-        await MongoStore.ensure_indexes(runtime.db)
+        await MongoNotifierStore.ensure_indexes(runtime.db)
         notifier = Notifier(books, settings.pseudonyms())
         firing = Firing(
             runtime, notifier, WatermarkClock(runtime.db, grace), owner, timedelta(seconds=30)

@@ -18,8 +18,8 @@ from services.notifier.engine import Timer
 from services.notifier.facts import subject_key
 from services.notifier.firing import Firing
 from services.notifier.handlers import EventHandler
-from services.notifier.memory_store import MemoryStore
-from services.notifier.repository import MongoStore, timer_from
+from services.notifier.memory_store import MemoryNotifierStore
+from services.notifier.repository import MongoNotifierStore, timer_from
 from services.notifier.workflow import Notifier
 from shared.clock import FixedClock
 from shared.events import CloudEvent
@@ -82,7 +82,7 @@ async def recorded(fresh: Callable[..., Awaitable[Settings]]) -> AsyncIterator[R
 
     runtime = ServiceRuntime("notifier", settings, client, publish)
     await runtime.ensure_indexes()
-    await MongoStore.ensure_indexes(runtime.db)
+    await MongoNotifierStore.ensure_indexes(runtime.db)
     commands.database = runtime.db.name
     yield Recorded(runtime, commands, sent)
     await client.drop_database(runtime.db.name)
@@ -114,12 +114,12 @@ async def test_a_batchs_reads_see_its_earlier_writes_before_any_is_written(
 
     def absorbing(event: CloudEvent[Any]) -> Unit:
         async def work(uow: UnitOfWork) -> None:
-            await notifier.absorb(MongoStore.of_batch(uow), event)
+            await notifier.absorb(MongoNotifierStore.of_batch(uow), event)
 
         return Unit(event.id, event.time, work)
 
     async def look(uow: UnitOfWork) -> None:
-        store = MongoStore.of_batch(uow)
+        store = MongoNotifierStore.of_batch(uow)
         seen["facts"] = await store.mentorship("m1")
         seen["timers"] = await store.subject_timers(key)
         seen["in the database"] = await uow.db.timers.count_documents({}, session=uow.session)
@@ -127,7 +127,7 @@ async def test_a_batchs_reads_see_its_earlier_writes_before_any_is_written(
     units = [absorbing(history[0]), Unit("look-1", b.T0, look), absorbing(history[1])]
     await recorded.runtime.apply_batch(units)
 
-    memory = MemoryStore()
+    memory = MemoryNotifierStore()
     await notifier.absorb(memory, history[0])
     assert seen["in the database"] == 0
     assert seen["facts"] == memory.mentorships["m1"]
@@ -157,7 +157,7 @@ async def test_a_batch_of_events_for_many_mentorships_writes_each_collection_onc
         "processed_events": 1,  # the runtime's ledger
     }
     assert recorded.commands.count("commitTransaction") == 1
-    memory = MemoryStore()
+    memory = MemoryNotifierStore()
     for event in starts:
         await Notifier(b.books(), b.PSEUDONYMS).absorb(memory, event)
     assert await stored_timers(recorded) == sorted(memory.timers.values(), key=lambda t: t.id)
@@ -190,7 +190,7 @@ async def test_firing_a_claimed_group_commits_once_and_sends_every_nudge(
     # The outbox is written in the transaction, and emptied once its nudges are sent.
     assert writes["outbox"] == 2
     assert writes["leases"] == 3  # expired ones swept, the group taken and given back
-    memory = MemoryStore()
+    memory = MemoryNotifierStore()
     for event in starts:
         await notifier.absorb(memory, event)
     expected = []
