@@ -15,7 +15,7 @@ from shared.runtime import ServiceRuntime, ServiceSpec, UnitOfWork, topics_read
 from shared.settings import Settings
 
 from .batch_store import BatchMatcherStore
-from .handlers import HANDLERS, Matcher
+from .handlers import HANDLERS, MatcherHandlers
 from .policy import MatchingPolicy, policy_book
 from .repository import MongoMatcherStore
 from .upkeep import EXPIRY_PAGE, expire_due_proposals, reconcile
@@ -71,20 +71,21 @@ def build_spec(
     replaces the runtime's clock (tests; otherwise the runtime's is used)."""
     settings = settings or Settings()
     stores = MongoStores(settings.pseudonyms())
-    matcher = Matcher(policy_book(settings.programmes_dir, base=policy), stores, clock)
+    matcher = MatcherHandlers(policy_book(settings.programmes_dir, base=policy), stores, clock)
     return matcher_spec(
         matcher, stores, matcher_settings or MatcherSettings(), own_clock=clock is None
     )
 
 
 def matcher_spec(
-    matcher: Matcher[UnitOfWork],
+    matcher: MatcherHandlers[UnitOfWork],
     stores: MongoStores,
     knobs: MatcherSettings,
     *,
     own_clock: bool = True,
 ) -> ServiceSpec:
-    """The service around a ready `Matcher`; with `own_clock` it adopts the runtime's clock."""
+    """The service around a ready `MatcherHandlers`; with `own_clock` it adopts the
+    runtime's clock."""
 
     async def prepare(runtime: ServiceRuntime) -> None:
         await MongoMatcherStore.ensure_indexes(runtime.db)

@@ -15,7 +15,7 @@ from .repository import MongoNotifierStore
 from .workflow import Notifier
 
 
-class EventHandler:
+class NotifierHandlers:
     def __init__(self, notifier: Notifier, process_id: str) -> None:
         self.notifier = notifier
         self.process_id = process_id

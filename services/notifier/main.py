@@ -12,7 +12,7 @@ from shared.settings import Settings
 from .clock import FiringClock, GivenClock, WatermarkClock
 from .config import NotifierSettings
 from .firing import Firing, process_id
-from .handlers import EventHandler
+from .handlers import NotifierHandlers
 from .repository import MongoNotifierStore
 from .rulebooks import RuleBooks
 from .workflow import ABSORBS, Notifier
@@ -32,7 +32,7 @@ def build_spec(
     knobs = notifier_settings or NotifierSettings()
     notifier = Notifier(books or knobs.rulebooks(settings), settings.pseudonyms())
     me = process_id()
-    handler = EventHandler(notifier, me)
+    handler = NotifierHandlers(notifier, me)
 
     async def prepare(runtime: ServiceRuntime) -> None:
         await MongoNotifierStore.ensure_indexes(runtime.db)

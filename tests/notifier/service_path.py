@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notifier.clock import WatermarkClock
 from services.notifier.firing import Firing
-from services.notifier.handlers import EventHandler
+from services.notifier.handlers import NotifierHandlers
 from services.notifier.repository import MongoNotifierStore
 from services.notifier.rulebooks import RuleBooks
 from services.notifier.workflow import Notifier
@@ -29,7 +29,7 @@ from tests.support import Stack, mongo_client
 @dataclass
 class ServicePath:
     runtime: ServiceRuntime
-    handler: EventHandler
+    handler: NotifierHandlers
     firing: Firing
     sent: list[bytes] = field(default_factory=list)
 
@@ -72,7 +72,7 @@ async def service_path(
         firing = Firing(
             runtime, notifier, WatermarkClock(runtime.db, grace), owner, timedelta(seconds=30)
         )
-        yield ServicePath(runtime, EventHandler(notifier, owner), firing, sent)
+        yield ServicePath(runtime, NotifierHandlers(notifier, owner), firing, sent)
     finally:
         await client.drop_database(runtime.db.name)
         await client.close()

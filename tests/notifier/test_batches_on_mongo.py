@@ -17,7 +17,7 @@ from services.notifier.clock import GivenClock
 from services.notifier.engine import Timer
 from services.notifier.facts import subject_key
 from services.notifier.firing import Firing
-from services.notifier.handlers import EventHandler
+from services.notifier.handlers import NotifierHandlers
 from services.notifier.memory_store import MemoryNotifierStore
 from services.notifier.repository import MongoNotifierStore, timer_from
 from services.notifier.workflow import Notifier
@@ -89,7 +89,7 @@ async def recorded(fresh: Callable[..., Awaitable[Settings]]) -> AsyncIterator[R
     await client.close()
 
 
-def handled(handler: EventHandler, event: CloudEvent[Any]) -> Unit:
+def handled(handler: NotifierHandlers, event: CloudEvent[Any]) -> Unit:
     async def work(uow: UnitOfWork) -> None:
         await handler.handle(uow, event)
 
@@ -143,7 +143,7 @@ async def test_a_batchs_reads_see_its_earlier_writes_before_any_is_written(
 async def test_a_batch_of_events_for_many_mentorships_writes_each_collection_once(
     recorded: Recorded,
 ) -> None:
-    handler = EventHandler(Notifier(b.books(), b.PSEUDONYMS), "process-a")
+    handler = NotifierHandlers(Notifier(b.books(), b.PSEUDONYMS), "process-a")
     starts = [
         b.started(b.T0, mentorship=f"m{i}", mentee=f"ana-{i}", mentor=f"bo-{i}") for i in range(40)
     ]
@@ -173,7 +173,9 @@ async def test_firing_a_claimed_group_commits_once_and_sends_every_nudge(
         b.started(b.T0, mentorship=f"m{i}", mentee=f"ana-{i}", mentor=f"bo-{i}")
         for i in range(pairs)
     ]
-    await recorded.runtime.apply_batch([handled(EventHandler(notifier, "a"), e) for e in starts])
+    await recorded.runtime.apply_batch(
+        [handled(NotifierHandlers(notifier, "a"), e) for e in starts]
+    )
     # Day 14: every mentee and mentor is due a no-session reminder.
     clock = GivenClock(FixedClock(b.day(14, hours=1)))
     firing = Firing(
