@@ -2,7 +2,7 @@
 (ledger, unit of work, outbox) and what the matcher publishes is collected in order.
 
 - `memory_harness`: the in-memory store and an in-memory runtime; milliseconds a test.
-- `matcher_harness`: the real database through `ServiceRuntime` (transactions), for
+- `mongo_harness`: the real database through `ServiceRuntime` (transactions), for
   what only the real store can show: concurrent units and their write conflicts.
 """
 
@@ -204,7 +204,7 @@ async def memory_harness(
 
 
 @contextlib.asynccontextmanager
-async def matcher_harness(
+async def mongo_harness(
     stack: Stack, policy: MatchingPolicy | None = None
 ) -> AsyncIterator[Harness[UnitOfWork]]:
     settings = stack.settings(database_prefix="h" + uuid.uuid4().hex[:10])

@@ -21,7 +21,7 @@ from shared.settings import Settings
 from tests.support import Stack, mongo_client
 
 from .builders import profile
-from .harness import Harness, matcher_harness, memory_harness
+from .harness import Harness, memory_harness, mongo_harness
 
 
 @pytest.fixture(params=["memory", pytest.param("mongo", marks=pytest.mark.infra)])
@@ -36,7 +36,7 @@ async def h(backend: Stack | None) -> AsyncIterator[Harness[Any]]:
         async with memory_harness() as harness:
             yield harness
         return
-    async with matcher_harness(backend) as harness:
+    async with mongo_harness(backend) as harness:
         yield harness
 
 

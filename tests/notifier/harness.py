@@ -1,6 +1,8 @@
 """One notifier process's own path without the broker: each event applied by the
 service's handler in the runtime's transaction on MongoDB, due timers fired by
-`Firing` on the `WatermarkClock`, and the nudges the runtime publishes collected."""
+`Firing` on the `WatermarkClock`, and the nudges the runtime publishes collected
+(`mongo_harness`). On the in-memory store the notifier's tests use its simulator
+(`services/notifier/simulator.py`) instead."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from tests.support import Stack, mongo_client
 
 
 @dataclass
-class ServicePath:
+class MongoHarness:
     runtime: ServiceRuntime
     handler: NotifierHandlers
     firing: Firing
@@ -52,9 +54,9 @@ class ServicePath:
 
 
 @contextlib.asynccontextmanager
-async def service_path(
+async def mongo_harness(
     stack: Stack, books: RuleBooks, grace: timedelta, owner: str = "process-a"
-) -> AsyncIterator[ServicePath]:
+) -> AsyncIterator[MongoHarness]:
     """A fresh database; dropped afterwards."""
     tag = "p" + uuid.uuid4().hex[:10]
     settings = stack.settings(topic_prefix=tag, database_prefix=tag)
@@ -72,7 +74,7 @@ async def service_path(
         firing = Firing(
             runtime, notifier, WatermarkClock(runtime.db, grace), owner, timedelta(seconds=30)
         )
-        yield ServicePath(runtime, NotifierHandlers(notifier, owner), firing, sent)
+        yield MongoHarness(runtime, NotifierHandlers(notifier, owner), firing, sent)
     finally:
         await client.drop_database(runtime.db.name)
         await client.close()
