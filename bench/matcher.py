@@ -44,12 +44,12 @@ from pymongo import AsyncMongoClient
 
 from bench.throughput import bare_bulk_rate
 from services.matcher.constraints import allowed
-from services.matcher.handlers import Matcher
+from services.matcher.handlers import MatcherHandlers
 from services.matcher.main import MatcherSettings, MongoStores, build_spec, matcher_spec
 from services.matcher.policy import COMPONENTS, MatchingPolicy, policy_book
 from services.matcher.profiles import MentorStanding, Person
 from services.matcher.ranking import MentorIndex
-from services.matcher.repository import MongoStore
+from services.matcher.repository import MongoMatcherStore
 from services.matcher.scoring import component_values
 from shared.events import CloudEvent, make_event
 from shared.local_stack import LocalStack
@@ -140,8 +140,8 @@ async def applied_rate(client: AsyncMongoClient[dict[str, Any]], database: str) 
 class WriteThroughStores(MongoStores):
     """The store as it was before batches: every read and write its own round trip."""
 
-    def bound(self, unit: UnitOfWork) -> MongoStore:
-        return MongoStore(unit.db, unit.session, self.pseudonyms)
+    def bound(self, unit: UnitOfWork) -> MongoMatcherStore:
+        return MongoMatcherStore(unit.db, unit.session, self.pseudonyms)
 
 
 async def direct(
@@ -150,7 +150,7 @@ async def direct(
     """(signups/s applied in batches of `batch` through the runtime, no Kafka; the bare
     bulk-write rate of the same documents)."""
     stores = (WriteThroughStores if write_through else MongoStores)(settings.pseudonyms())
-    matcher = Matcher(policy_book(settings.programmes_dir), stores)
+    matcher = MatcherHandlers(policy_book(settings.programmes_dir), stores)
     spec = matcher_spec(matcher, stores, MatcherSettings())
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         settings.resolved_mongo(), tz_aware=True

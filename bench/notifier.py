@@ -47,7 +47,7 @@ from services.notifier.engine import Timer, timer_id
 from services.notifier.facts import subject_key
 from services.notifier.firing import LEASE_GROUP, Firing
 from services.notifier.main import build_spec
-from services.notifier.repository import MongoStore, timer_document
+from services.notifier.repository import MongoNotifierStore, timer_document
 from services.notifier.simulator import simulate
 from services.notifier.workflow import Notifier
 from shared.clock import FixedClock
@@ -156,7 +156,7 @@ async def _bare_scheduling(runtime: ServiceRuntime, events: int, per: int, batch
     docs = [timer_document(_parked_timer(i)) for i in range(per)]
     tag = uuid.uuid4().hex[:6]
     # The same indexes as the notifier's timers: they cost the database most of a write.
-    await MongoStore.ensure_indexes(runtime.db.client[runtime.db.name + "_bare"])
+    await MongoNotifierStore.ensure_indexes(runtime.db.client[runtime.db.name + "_bare"])
 
     def unit(n: int) -> Unit:
         async def work(uow: UnitOfWork) -> None:
@@ -270,7 +270,7 @@ async def bench_timers(
     runtime = ServiceRuntime("notifier", settings, client, _no_publish)
     try:
         await runtime.ensure_indexes()
-        await MongoStore.ensure_indexes(runtime.db)
+        await MongoNotifierStore.ensure_indexes(runtime.db)
         print(f"\n== timers on the local database ({pending} pending, "
               f"{mentorships} mentorships per batch size)")  # fmt: skip
         preload = await _preload(runtime, pending)

@@ -77,6 +77,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, PyMongoError
 
 from shared.clock import Clock, SystemClock
+from shared.documents import Document
 from shared.events import CloudEvent, EventData, TopicKey, derived_id, make_event
 from shared.faults import AFTER_COMMIT_BEFORE_PUBLISH, MID_BATCH, fault_point
 from shared.metrics import ServiceMetrics
@@ -86,7 +87,6 @@ from shared.tracing import continued, trace_context
 
 log = logging.getLogger(__name__)
 
-Document = dict[str, Any]
 PROCESSED = "processed_events"
 OUTBOX = "outbox"
 LEDGER_TTL_INDEX = "applied_at_ttl"

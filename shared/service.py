@@ -33,13 +33,14 @@ from pymongo import AsyncMongoClient
 from shared.backoff import Backoff
 from shared.clock import Clock, SystemClock
 from shared.delivery import Delivery, describe
+from shared.documents import Document
 from shared.events import TopicKey
 from shared.http import OpsServer
 from shared.kafka_client import broker_options, create_missing_topics
 from shared.logs import configure_logging
 from shared.metrics import ServiceMetrics
 from shared.periodic import every
-from shared.runtime import OUTBOX, PROCESSED, Document, ServiceRuntime, ServiceSpec
+from shared.runtime import OUTBOX, PROCESSED, ServiceRuntime, ServiceSpec
 from shared.settings import Settings
 from shared.topics import Topics, dead_letter_topic
 from shared.tracing import setup_tracing

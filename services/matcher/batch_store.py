@@ -19,7 +19,7 @@ several per signup:
   is written (a query by field is flushed first; a document by id that is not cached
   has nothing buffered, since everything buffered is cached).
 Everything else (answers, ends, erasure, a changed profile) is rarer: it writes the
-buffer, then writes through as `MongoStore` does, and the cache is dropped.
+buffer, then writes through as `MongoMatcherStore` does, and the cache is dropped.
 
 Capacity is still reserved atomically. A reservation is granted from the mentor's load
 as read in the batch's transaction plus the batch's own reservations, and the batch's
@@ -41,6 +41,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.documents import Document
 from shared.erasure import Pseudonyms
 from shared.events import ProfileUpserted
 from shared.runtime import BatchContended
@@ -48,9 +49,8 @@ from shared.runtime import BatchContended
 from .profiles import MentorStanding, Person
 from .proposals import HOLDS_CAPACITY, FollowThrough, Proposal, Seat, Status
 from .ranking import Candidate
-from .repository import MongoStore
+from .repository import MongoMatcherStore
 from .store import (
-    Document,
     EarlyKind,
     ErasedKind,
     MentorRecord,
@@ -83,8 +83,8 @@ class SeatState:
     match_id: str | None
 
 
-class BatchStore(MongoStore):
-    """A `MongoStore` for the units of one batch (see the module docstring)."""
+class BatchMatcherStore(MongoMatcherStore):
+    """A `MongoMatcherStore` for the units of one batch (see the module docstring)."""
 
     def __init__(
         self,

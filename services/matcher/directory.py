@@ -18,14 +18,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+
+from shared.documents import Document
 
 from .constraints import prefilter_mentee, prefilter_mentor
 from .profiles import MentorStanding, Person
 from .proposals import Seat
 from .store import MatcherStore, MentorRecord, SeatRecord, changed_now, person_from
 
-Document = dict[str, Any]
 # A write stamped at T may commit a little later; polls overlap by this much so a
 # slow commit is still seen.
 COMMIT_LAG = timedelta(seconds=5)

@@ -12,10 +12,10 @@ A signup, for example, walks each layer once:
           -> unit.emit(MatchProposed)         published after the unit commits
       -> Matching.settle                      the follow-ups queued on the way
 
-`Matcher` is what the runtime calls: it binds a store to the unit of work, hands the
-event to its handler and settles the follow-ups. The units of one batch share the
-store (`Stores.bound` gives the batch's, which answers from its cache and writes in
-bulk before the commit) and the directory snapshot they rank against.
+`MatcherHandlers` is what the runtime calls: it binds a store to the unit of work,
+hands the event to its handler and settles the follow-ups. The units of one batch
+share the store (`Stores.bound` gives the batch's, which answers from its cache and
+writes in bulk before the commit) and the directory snapshot they rank against.
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ HANDLERS: Mapping[type[EventData], Handler] = {
 }
 
 
-class Matcher(Generic[U]):
+class MatcherHandlers(Generic[U]):
     """The matcher as the runtime sees it: policies, the process's directory, a clock and
     where stores come from."""
 

@@ -8,16 +8,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.clock import Clock
+from shared.documents import Document
 from shared.erasure import Pseudonyms
 from shared.periodic import every
 from shared.runtime import ServiceRuntime, ServiceSpec, UnitOfWork, topics_read
 from shared.settings import Settings
 
-from .batch_store import BatchStore
-from .handlers import HANDLERS, Matcher
+from .batch_store import BatchMatcherStore
+from .handlers import HANDLERS, MatcherHandlers
 from .policy import MatchingPolicy, policy_book
-from .repository import MongoStore
-from .store import Document
+from .repository import MongoMatcherStore
 from .upkeep import EXPIRY_PAGE, expire_due_proposals, reconcile
 
 
@@ -44,20 +44,20 @@ class MongoStores:
         self.pseudonyms = pseudonyms
         self.db: AsyncDatabase[Document] | None = None
 
-    def bound(self, unit: UnitOfWork) -> MongoStore:
+    def bound(self, unit: UnitOfWork) -> MongoMatcherStore:
         """The batch's store, shared by its units: it writes its buffer before commit."""
 
-        def build() -> BatchStore:
+        def build() -> BatchMatcherStore:
             people = [getattr(e.data, "person_id", "") for e in unit.batch.events]
-            store = BatchStore(unit.db, unit.session, self.pseudonyms, filter(None, people))
+            store = BatchMatcherStore(unit.db, unit.session, self.pseudonyms, filter(None, people))
             unit.batch.before_commit(store.flush)
             return store
 
-        return unit.batch.cached((BatchStore, id(self)), build)
+        return unit.batch.cached((BatchMatcherStore, id(self)), build)
 
-    def unbound(self) -> MongoStore:
+    def unbound(self) -> MongoMatcherStore:
         assert self.db is not None, "the matcher's runtime is not prepared yet"
-        return MongoStore(self.db, None, self.pseudonyms)
+        return MongoMatcherStore(self.db, None, self.pseudonyms)
 
 
 def build_spec(
@@ -71,23 +71,24 @@ def build_spec(
     replaces the runtime's clock (tests; otherwise the runtime's is used)."""
     settings = settings or Settings()
     stores = MongoStores(settings.pseudonyms())
-    matcher = Matcher(policy_book(settings.programmes_dir, base=policy), stores, clock)
+    matcher = MatcherHandlers(policy_book(settings.programmes_dir, base=policy), stores, clock)
     return matcher_spec(
         matcher, stores, matcher_settings or MatcherSettings(), own_clock=clock is None
     )
 
 
 def matcher_spec(
-    matcher: Matcher[UnitOfWork],
+    matcher: MatcherHandlers[UnitOfWork],
     stores: MongoStores,
     knobs: MatcherSettings,
     *,
     own_clock: bool = True,
 ) -> ServiceSpec:
-    """The service around a ready `Matcher`; with `own_clock` it adopts the runtime's clock."""
+    """The service around a ready `MatcherHandlers`; with `own_clock` it adopts the
+    runtime's clock."""
 
     async def prepare(runtime: ServiceRuntime) -> None:
-        await MongoStore.ensure_indexes(runtime.db)
+        await MongoMatcherStore.ensure_indexes(runtime.db)
         stores.db = runtime.db
         if own_clock:
             matcher.clock = runtime.clock

@@ -1,11 +1,12 @@
 """The matcher's state in memory (`store.MatcherStore`): for fast tests.
 
-It keeps the same documents as `repository.MongoStore`, collection by collection, so
-the shared contract tests and the erasure scan read both the same way. A
-`MemoryDatabase` holds the documents; each unit of work gets its own `MemoryStore`
-over it (its own `touched_*` sets), like a Mongo store bound to a session. A stored
-document is never changed in place (a write stores a new one), so a snapshot for
-rolling a unit back is a copy of each collection's map, not of every document.
+It keeps the same documents as `repository.MongoMatcherStore`, collection by
+collection, so the shared contract tests and the erasure scan read both the same way.
+A `MemoryDatabase` holds the documents; each unit of work gets its own
+`MemoryMatcherStore` over it (its own `touched_*` sets), like a Mongo store bound to a
+session. A stored document is never changed in place (a write stores a new one), so a
+snapshot for rolling a unit back is a copy of each collection's map, not of every
+document.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from shared.documents import Document
 from shared.erasure import Pseudonyms
 from shared.events import ProfileUpserted
 
@@ -22,7 +24,6 @@ from .proposals import HOLDS_CAPACITY, FollowThrough, Proposal, Seat, Status
 from .ranking import Candidate
 from .store import (
     SEP,
-    Document,
     EarlyKind,
     ErasedKind,
     MentorRecord,
@@ -54,7 +55,7 @@ class MemoryDatabase:
         self.collections = snapshot
 
 
-class MemoryStore:
+class MemoryMatcherStore:
     def __init__(self, db: MemoryDatabase, pseudonyms: Pseudonyms) -> None:
         self._db = db
         self._pseudonyms = pseudonyms
@@ -339,8 +340,8 @@ class MemoryStores:
         self.db = db
         self.pseudonyms = pseudonyms
 
-    def bound(self, unit: object) -> MemoryStore:
-        return MemoryStore(self.db, self.pseudonyms)
+    def bound(self, unit: object) -> MemoryMatcherStore:
+        return MemoryMatcherStore(self.db, self.pseudonyms)
 
-    def unbound(self) -> MemoryStore:
-        return MemoryStore(self.db, self.pseudonyms)
+    def unbound(self) -> MemoryMatcherStore:
+        return MemoryMatcherStore(self.db, self.pseudonyms)

@@ -20,6 +20,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.documents import Document
 from shared.erasure import Pseudonyms
 from shared.events import ProfileUpserted
 
@@ -28,7 +29,6 @@ from .proposals import HOLDS_CAPACITY, FollowThrough, Proposal, Seat, Status
 from .ranking import Candidate
 from .store import (
     SEP,
-    Document,
     EarlyKind,
     ErasedKind,
     MentorRecord,
@@ -45,7 +45,7 @@ from .store import (
 )
 
 
-class MongoStore:
+class MongoMatcherStore:
     """Storage for one unit of work: every call runs in `session` (None outside one)."""
 
     def __init__(

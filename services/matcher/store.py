@@ -2,9 +2,9 @@
 their standing, each mentee's seat per programme, proposals, answers that came
 before their proposal, and tombstones of erased people and proposals.
 
-MongoDB in the service (`repository.MongoStore`, bound to the unit of work's
-session), memory in fast tests (`memory_store.MemoryStore`); one contract test suite
-(`tests/matcher/test_store_contract.py`) runs against both.
+MongoDB in the service (`repository.MongoMatcherStore`, bound to the unit of work's
+session), memory in fast tests (`memory_store.MemoryMatcherStore`); one contract test
+suite (`tests/matcher/test_store_contract.py`) runs against both.
 
 Nothing is written read-then-write: capacity and seats are reserved with conditional
 updates (`load < capacity`, `seat == waiting`). Inside the runtime's transaction a
@@ -19,15 +19,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
+from shared.documents import Document
 from shared.events import ProfileUpserted
 
 from .profiles import MentorStanding, Person
 from .proposals import HOLDS_CAPACITY, FollowThrough, Proposal, Seat, Status
 from .ranking import Candidate
 
-Document = dict[str, Any]
 # What can arrive before the proposal it is about: kept, then applied when it appears.
 EarlyKind = Literal["accept", "decline", "end", "session"]
 # What a tombstone stands for: an erased person, or a proposal erased with them.

@@ -17,7 +17,7 @@ from typing import Protocol, TypeVar
 
 from shared.events import derived_id
 
-from .handlers import Matcher
+from .handlers import MatcherHandlers
 from .matching import Unit
 from .ranking import rank_waiting_mentees
 
@@ -38,7 +38,7 @@ class Runner(Protocol[U_co]):
 
 
 async def expire_due_proposals(
-    runner: Runner[U], matcher: Matcher[U], limit: int = EXPIRY_PAGE
+    runner: Runner[U], matcher: MatcherHandlers[U], limit: int = EXPIRY_PAGE
 ) -> int:
     """Expire the open proposals whose `expires_at` has passed; how many this call expired."""
     now = matcher.clock.now()
@@ -59,7 +59,7 @@ async def expire_due_proposals(
     return expired
 
 
-async def reconcile(runner: Runner[U], matcher: Matcher[U]) -> int:
+async def reconcile(runner: Runner[U], matcher: MatcherHandlers[U]) -> int:
     """Offer mentors with room to waiting mentees they were never proposed to.
 
     Two units in different processes can miss each other: a mentee ranked before a

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from services.network.explanation import Explanation
 from services.network.people import Person, tag_set
 from services.network.ties import Tie, TieKind, make_tie, pair_key
+from shared.documents import Document as Document  # re-exported to the network's modules
 from shared.events import IntroductionSuggested, OfferedIntroduction, derived_id
-
-Document = dict[str, Any]
 
 
 def introduction_id(a: str, b: str) -> str:

@@ -16,16 +16,16 @@ that instant: "now" stops one tick (a millisecond, the finest instant stored) sh
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.clock import Clock
+from shared.documents import Document
 
 from .facts import instant
-from .repository import MongoStore
+from .repository import MongoNotifierStore
 
-Document = dict[str, Any]
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 TICK = timedelta(milliseconds=1)
 
@@ -48,7 +48,7 @@ class WatermarkClock:
     def __init__(
         self, db: AsyncDatabase[Document], grace: timedelta, wall: Clock | None = None
     ) -> None:
-        self.store = MongoStore(db, None)
+        self.store = MongoNotifierStore(db, None)
         self.grace = grace
         self.wall = wall
 

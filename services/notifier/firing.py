@@ -23,7 +23,7 @@ from shared.runtime import BatchContended, HandlerFailed, ServiceRuntime, Unit, 
 
 from .clock import FiringClock
 from .engine import Settlement
-from .repository import MongoStore
+from .repository import MongoNotifierStore
 from .timers import Leases, TimerQueue
 from .workflow import NothingToSettle, Notifier
 
@@ -177,7 +177,7 @@ class Firing:
 
         def unit(claim: Claim) -> Unit:
             async def work(uow: UnitOfWork) -> None:
-                store = MongoStore.of_batch(uow)
+                store = MongoNotifierStore.of_batch(uow)
                 await store.load_due(people, now)
                 try:
                     settlement = await self.notifier.settle(

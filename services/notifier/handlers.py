@@ -11,18 +11,18 @@ from shared.events import CloudEvent
 from shared.runtime import UnitOfWork
 
 from .facts import instant
-from .repository import MongoStore
+from .repository import MongoNotifierStore
 from .workflow import Notifier
 
 
-class EventHandler:
+class NotifierHandlers:
     def __init__(self, notifier: Notifier, process_id: str) -> None:
         self.notifier = notifier
         self.process_id = process_id
         self._committed: datetime | None = None
 
     async def handle(self, uow: UnitOfWork, event: CloudEvent[Any]) -> None:
-        store = MongoStore.of_batch(uow)
+        store = MongoNotifierStore.of_batch(uow)
         await self.notifier.absorb(store, event)
         at = instant(event.time)
         if self._committed is None or at > self._committed:

@@ -12,8 +12,8 @@ from shared.settings import Settings
 from .clock import FiringClock, GivenClock, WatermarkClock
 from .config import NotifierSettings
 from .firing import Firing, process_id
-from .handlers import EventHandler
-from .repository import MongoStore
+from .handlers import NotifierHandlers
+from .repository import MongoNotifierStore
 from .rulebooks import RuleBooks
 from .workflow import ABSORBS, Notifier
 
@@ -32,10 +32,10 @@ def build_spec(
     knobs = notifier_settings or NotifierSettings()
     notifier = Notifier(books or knobs.rulebooks(settings), settings.pseudonyms())
     me = process_id()
-    handler = EventHandler(notifier, me)
+    handler = NotifierHandlers(notifier, me)
 
     async def prepare(runtime: ServiceRuntime) -> None:
-        await MongoStore.ensure_indexes(runtime.db)
+        await MongoNotifierStore.ensure_indexes(runtime.db)
         # A broken rules file or programme section stops the service at start.
         notifier.books.for_programme("default")
         runtime.metrics.gauge_at_scrape(

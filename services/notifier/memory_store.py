@@ -10,7 +10,7 @@ from .engine import Nudge, Timer
 from .facts import MentorshipFacts, PersonFacts, ProposalFacts
 
 
-class MemoryStore:
+class MemoryNotifierStore:
     def __init__(self) -> None:
         self.mentorships: dict[str, MentorshipFacts] = {}
         self.proposals: dict[str, ProposalFacts] = {}

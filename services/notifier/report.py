@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-Document = dict[str, Any]
+from shared.documents import Document
 
 
 async def summarise(db: AsyncDatabase[Document]) -> list[str]:

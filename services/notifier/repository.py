@@ -9,10 +9,10 @@ which erasure clears too. `docs/privacy.md` says what each keeps and for how lon
 A store remembers every document it read or wrote and answers later reads from that,
 so a read always sees the store's own earlier writes. Its writes wait in a buffer
 until `flush()`, which sends one bulk write per collection. A store of a batch
-(`MongoStore.of_batch`) flushes once, just before the batch's transaction commits; a
-store made with `MongoStore(db, session)` flushes after every write. Either way it
-lives no longer than one transaction (or, without one, one sequence of calls that
-nobody else writes under, as in tests): what it remembers is not re-read.
+(`MongoNotifierStore.of_batch`) flushes once, just before the batch's transaction
+commits; a store made with `MongoNotifierStore(db, session)` flushes after every write.
+Either way it lives no longer than one transaction (or, without one, one sequence of
+calls that nobody else writes under, as in tests): what it remembers is not re-read.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from pymongo import ASCENDING, DESCENDING, DeleteOne, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.documents import Document
 from shared.runtime import UnitOfWork
 
 from .engine import Nudge, Timer
@@ -38,11 +39,10 @@ from .facts import (
     subject_key,
 )
 
-Document = dict[str, Any]
 Facts = TypeVar("Facts", MentorshipFacts, ProposalFacts)
 Model = TypeVar("Model")
 # Under this key a batch keeps its one notifier store (`shared.runtime.BatchScope`).
-BATCH_KEY = "notifier.MongoStore"
+BATCH_KEY = "notifier.MongoNotifierStore"
 WriteOp = InsertOne[Document] | ReplaceOne[Document] | UpdateOne | DeleteOne
 
 
@@ -159,7 +159,7 @@ def _facts(model: type[Facts]) -> Callable[[Document], Facts]:
     return parse
 
 
-class MongoStore:
+class MongoNotifierStore:
     """`NotifierStore` on MongoDB; every call runs in `session` (see the module
     docstring for what it remembers and when it writes)."""
 
@@ -190,11 +190,11 @@ class MongoStore:
         self._due_read: dict[str, datetime] = {}
 
     @classmethod
-    def of_batch(cls, uow: UnitOfWork) -> MongoStore:
+    def of_batch(cls, uow: UnitOfWork) -> MongoNotifierStore:
         """The one store of `uow`'s batch: it writes what the batch's events changed
         once, in bulk, before the batch commits."""
 
-        def build() -> MongoStore:
+        def build() -> MongoNotifierStore:
             store = cls(uow.batch.db, uow.batch.session, buffered=True)
             uow.batch.before_commit(store.flush)
             return store

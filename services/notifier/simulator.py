@@ -24,7 +24,7 @@ from shared.events import CloudEvent, InvalidEvent, parse_event
 
 from .engine import Nudge
 from .facts import instant
-from .memory_store import MemoryStore
+from .memory_store import MemoryNotifierStore
 from .rulebooks import RuleBooks
 from .workflow import Notifier
 
@@ -39,7 +39,7 @@ def pseudonyms_for_this_run() -> Pseudonyms:
 class Simulation:
     books: RuleBooks
     pseudonyms: Pseudonyms = field(default_factory=pseudonyms_for_this_run)
-    store: MemoryStore = field(default_factory=MemoryStore)
+    store: MemoryNotifierStore = field(default_factory=MemoryNotifierStore)
     seen: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:

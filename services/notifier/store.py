@@ -1,6 +1,6 @@
 """What the notifier keeps, as the workflow sees it: facts, timers, send logs and
-the nudges sent. MongoDB in the service (`repository.MongoStore`), memory in the
-simulator and in tests (`memory_store.MemoryStore`)."""
+the nudges sent. MongoDB in the service (`repository.MongoNotifierStore`), memory in
+the simulator and in tests (`memory_store.MemoryNotifierStore`)."""
 
 from __future__ import annotations
 

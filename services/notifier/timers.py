@@ -16,15 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
+from shared.documents import Document
+
 from .facts import instant
 
-Document = dict[str, Any]
 DUPLICATE_KEY = 11000
 
 

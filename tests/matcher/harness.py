@@ -2,7 +2,7 @@
 (ledger, unit of work, outbox) and what the matcher publishes is collected in order.
 
 - `memory_harness`: the in-memory store and an in-memory runtime; milliseconds a test.
-- `matcher_harness`: the real database through `ServiceRuntime` (transactions), for
+- `mongo_harness`: the real database through `ServiceRuntime` (transactions), for
   what only the real store can show: concurrent units and their write conflicts.
 """
 
@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from pymongo import AsyncMongoClient
 
-from services.matcher.handlers import Matcher
+from services.matcher.handlers import MatcherHandlers
 from services.matcher.main import MatcherSettings, MongoStores, matcher_spec
 from services.matcher.matching import Unit
 from services.matcher.memory_store import MemoryDatabase, MemoryStores
@@ -106,14 +106,14 @@ class MemoryRuntime:
         return applied
 
 
-ApplyBatch = Callable[[Matcher[U], Sequence[CloudEvent[Any]]], Awaitable[list[bool]]]
+ApplyBatch = Callable[[MatcherHandlers[U], Sequence[CloudEvent[Any]]], Awaitable[list[bool]]]
 
 
 class Harness(Generic[U]):
     def __init__(
         self,
         runner: Runner[U],
-        matcher: Matcher[U],
+        matcher: MatcherHandlers[U],
         clock: FixedClock,
         read: Callable[[str, str], Awaitable[dict[str, Any] | None]],
         published: list[CloudEvent[Any]],
@@ -152,7 +152,7 @@ class Harness(Generic[U]):
     async def sibling(self) -> Harness[U]:
         """Another matcher process on the same database: its own directory, which
         learns what this one wrote only when refreshed."""
-        matcher = Matcher(self.matcher.policies, self.matcher.stores, self.clock)
+        matcher = MatcherHandlers(self.matcher.policies, self.matcher.stores, self.clock)
         await matcher.directory.refresh(matcher.stores.unbound())
         return Harness(
             self.runner, matcher, self.clock, self._read, self.published, self._apply_batch
@@ -181,7 +181,7 @@ async def memory_harness(
     db = MemoryDatabase()
     clock = FixedClock(T0)
     stores = MemoryStores(db, pseudonyms)
-    matcher: Matcher[MemoryUnit] = Matcher(
+    matcher: MatcherHandlers[MemoryUnit] = MatcherHandlers(
         policy_book(None, base=policy or MatchingPolicy()), stores, clock
     )
     await matcher.directory.refresh(stores.unbound())
@@ -193,7 +193,7 @@ async def memory_harness(
     runtime = MemoryRuntime(db, published)
 
     async def apply_batch(
-        matcher: Matcher[MemoryUnit], events: Sequence[CloudEvent[Any]]
+        matcher: MatcherHandlers[MemoryUnit], events: Sequence[CloudEvent[Any]]
     ) -> list[bool]:
         def work(event: CloudEvent[Any]) -> Callable[[MemoryUnit], Awaitable[None]]:
             return lambda unit: matcher.handle(unit, event)
@@ -204,13 +204,13 @@ async def memory_harness(
 
 
 @contextlib.asynccontextmanager
-async def matcher_harness(
+async def mongo_harness(
     stack: Stack, policy: MatchingPolicy | None = None
 ) -> AsyncIterator[Harness[UnitOfWork]]:
     settings = stack.settings(database_prefix="h" + uuid.uuid4().hex[:10])
     clock = FixedClock(T0)
     stores = MongoStores(settings.pseudonyms())
-    matcher: Matcher[UnitOfWork] = Matcher(
+    matcher: MatcherHandlers[UnitOfWork] = MatcherHandlers(
         policy_book(None, base=policy or MatchingPolicy()), stores, clock
     )
     spec = matcher_spec(matcher, stores, MatcherSettings(), own_clock=False)
@@ -233,7 +233,7 @@ async def matcher_harness(
         await spec.prepare(runtime)
 
         async def apply_batch(
-            matcher: Matcher[UnitOfWork], events: Sequence[CloudEvent[Any]]
+            matcher: MatcherHandlers[UnitOfWork], events: Sequence[CloudEvent[Any]]
         ) -> list[bool]:
             def work(event: CloudEvent[Any]) -> Callable[[UnitOfWork], Awaitable[None]]:
                 return lambda unit: matcher.handle(unit, event)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from services.matcher import snapshot
-from services.matcher.batch_store import BatchStore
+from services.matcher.batch_store import BatchMatcherStore
 from services.matcher.profiles import Person
 from services.matcher.ranking import MentorIndex
 from shared.events import MatchProposed, MatchWithdrawn, ProfileDeleted
@@ -21,7 +21,7 @@ from shared.settings import Settings
 from tests.support import Stack, mongo_client
 
 from .builders import profile
-from .harness import Harness, matcher_harness, memory_harness
+from .harness import Harness, memory_harness, mongo_harness
 
 
 @pytest.fixture(params=["memory", pytest.param("mongo", marks=pytest.mark.infra)])
@@ -36,7 +36,7 @@ async def h(backend: Stack | None) -> AsyncIterator[Harness[Any]]:
         async with memory_harness() as harness:
             yield harness
         return
-    async with matcher_harness(backend) as harness:
+    async with mongo_harness(backend) as harness:
         yield harness
 
 
@@ -178,10 +178,10 @@ async def test_a_reservation_whose_mentor_filled_up_meanwhile_is_never_written(
     pseudonyms = Settings().pseudonyms()
     try:
         mentor = profile("m1", "mentor", capacity=1)
-        first = BatchStore(db, None, pseudonyms, people=["m1"])
+        first = BatchMatcherStore(db, None, pseudonyms, people=["m1"])
         await first.save_profile(mentor, Person.from_profile(mentor), None)
         await first.flush()
-        batch = BatchStore(db, None, pseudonyms)
+        batch = BatchMatcherStore(db, None, pseudonyms)
         assert await batch.reserve_mentor("m1", 1)
         # Another process takes the last slot before this batch writes its buffer.
         await db["mentors"].update_one({"_id": "m1"}, {"$inc": {"load": 1}})

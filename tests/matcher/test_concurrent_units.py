@@ -12,14 +12,14 @@ from shared.events import MatchProposed
 from tests.support import Stack
 
 from .builders import profile
-from .harness import MongoHarness, matcher_harness
+from .harness import MongoHarness, mongo_harness
 
 pytestmark = pytest.mark.infra
 
 
 @pytest.fixture
 async def h(stack: Stack) -> AsyncIterator[MongoHarness]:
-    async with matcher_harness(stack) as harness:
+    async with mongo_harness(stack) as harness:
         yield harness
 
 

@@ -24,7 +24,7 @@ from shared.runtime import ServiceRuntime
 from tests.support import Stack
 
 from .builders import profile
-from .harness import Harness, MemoryHarness, MemoryRuntime, matcher_harness, memory_harness
+from .harness import Harness, MemoryHarness, MemoryRuntime, memory_harness, mongo_harness
 
 
 def someone(role: str) -> str:
@@ -99,7 +99,7 @@ async def test_no_document_of_the_memory_store_keeps_a_deleted_id(h: MemoryHarne
 
 @pytest.mark.infra
 async def test_no_matcher_collection_keeps_a_deleted_id(stack: Stack) -> None:
-    async with matcher_harness(stack) as h:
+    async with mongo_harness(stack) as h:
         gone = await erasure_workload(h)
         text = await everything(h)
         assert isinstance(h.runner, ServiceRuntime)

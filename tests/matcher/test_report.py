@@ -10,7 +10,7 @@ from shared.runtime import ServiceRuntime
 from tests.support import Stack
 
 from .builders import profile
-from .harness import matcher_harness
+from .harness import mongo_harness
 
 pytestmark = pytest.mark.infra
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.infra
 async def test_the_summary_lists_proposals_and_started_mentorships_with_reasons(
     stack: Stack,
 ) -> None:
-    async with matcher_harness(stack) as h:
+    async with mongo_harness(stack) as h:
         await h.send(profile("m1", "mentor", skills=["Go"]))
         await h.send(profile("e1", goals=["Go"]))
         await h.send(profile("e2"))

@@ -13,12 +13,12 @@ from datetime import timedelta
 
 import pytest
 
-from services.matcher.batch_store import BatchStore
-from services.matcher.memory_store import MemoryDatabase, MemoryStore
+from services.matcher.batch_store import BatchMatcherStore
+from services.matcher.memory_store import MemoryDatabase, MemoryMatcherStore
 from services.matcher.profiles import MentorStanding, Person
 from services.matcher.proposals import FollowThrough, Seat, Status
 from services.matcher.ranking import Candidate
-from services.matcher.repository import MongoStore
+from services.matcher.repository import MongoMatcherStore
 from services.matcher.store import MatcherStore, changed_now
 from shared.events import ProfileUpserted
 from shared.settings import Settings
@@ -58,21 +58,21 @@ async def subject(backend: tuple[str, Stack | None]) -> AsyncIterator[Subject]:
         async def dump_memory() -> str:
             return json.dumps(db.collections, default=str)
 
-        yield Subject(MemoryStore(db, PSEUDONYMS), dump_memory)
+        yield Subject(MemoryMatcherStore(db, PSEUDONYMS), dump_memory)
         return
     client = mongo_client(stack.settings())
     name = "contract" + uuid.uuid4().hex[:10]
     database = client[name]
-    await MongoStore.ensure_indexes(database)
+    await MongoMatcherStore.ensure_indexes(database)
 
     store = (
-        BatchStore(database, None, PSEUDONYMS, people=["e1", "e2", "m1", "m2"])
+        BatchMatcherStore(database, None, PSEUDONYMS, people=["e1", "e2", "m1", "m2"])
         if kind == "mongo-batch"
-        else MongoStore(database, None, PSEUDONYMS)
+        else MongoMatcherStore(database, None, PSEUDONYMS)
     )
 
     async def dump_mongo() -> str:
-        if isinstance(store, BatchStore):
+        if isinstance(store, BatchMatcherStore):
             await store.flush()
         everything = {
             c: [doc async for doc in database[c].find()]

@@ -21,8 +21,9 @@ from services.network.main import NetworkService
 from services.network.memory_store import MemoryNetworkStore
 from services.network.policy import policy_book
 from services.network.state import NetworkState
+from shared.documents import Document
 from shared.events import CloudEvent, IntroductionSuggested, parse_event
-from shared.runtime import Document, ServiceRuntime, UnitOfWork
+from shared.runtime import ServiceRuntime, UnitOfWork
 from shared.settings import Settings
 from tests.support import Stack
 

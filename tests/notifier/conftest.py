@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.notifier.repository import MongoStore
+from services.notifier.repository import MongoNotifierStore
 from shared.settings import Settings
 from tests.support import mongo_client
 
@@ -19,7 +19,7 @@ async def db(fresh: Callable[..., Awaitable[Settings]]) -> AsyncIterator[AsyncDa
     settings = await fresh()
     client = mongo_client(settings)
     database = client[settings.database_name("notifier")]
-    await MongoStore.ensure_indexes(database)
+    await MongoNotifierStore.ensure_indexes(database)
     yield database
     await client.drop_database(database.name)
     await client.close()

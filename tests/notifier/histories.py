@@ -17,7 +17,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from services.notifier.clock import TICK
-from services.notifier.memory_store import MemoryStore
+from services.notifier.memory_store import MemoryNotifierStore
 from services.notifier.simulator import nudge_line
 from services.notifier.workflow import Notifier
 from shared.events import CloudEvent
@@ -157,7 +157,7 @@ async def as_the_service_sees_it(
     """The service's behaviour in memory: events applied in arrival order (each id once,
     like the runtime's ledger), timers settled when due before the watermark minus the
     grace (`WatermarkClock`), and at the end up to `until`."""
-    store, notifier = MemoryStore(), Notifier(RULES, b.PSEUDONYMS)
+    store, notifier = MemoryNotifierStore(), Notifier(RULES, b.PSEUDONYMS)
     seen: set[str] = set()
     lines: list[str] = []
     watermark: datetime | None = None

@@ -18,9 +18,9 @@ from services.notifier.engine import Nudge
 from services.notifier.simulator import simulate
 from shared.events import CloudEvent
 from tests.notifier import builders as b
+from tests.notifier.harness import mongo_harness
 from tests.notifier.histories import GRACES, RULES, UNTIL, arrivals, histories
 from tests.notifier.late_answers import LATE_ANSWERS
-from tests.notifier.service_path import service_path
 from tests.support import Stack
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow]
@@ -41,12 +41,12 @@ async def through_the_service(
 ) -> list[CloudEvent[Any]]:
     """Apply `arrived` in order as one notifier process would, firing what is due after
     each event; then let event time run on to `until`. The nudges published."""
-    async with service_path(stack, RULES, grace) as path:
+    async with mongo_harness(stack, RULES, grace) as harness:
         for event in arrived:
-            await path.apply(event)
+            await harness.apply(event)
         # Event time that lets everything due by `until` fire, and nothing after it.
-        await path.apply(b.profile("clock", at=until + grace + TICK))
-        return path.nudges()
+        await harness.apply(b.profile("clock", at=until + grace + TICK))
+        return harness.nudges()
 
 
 @settings(

@@ -17,9 +17,9 @@ from services.notifier.clock import GivenClock
 from services.notifier.engine import Timer
 from services.notifier.facts import subject_key
 from services.notifier.firing import Firing
-from services.notifier.handlers import EventHandler
-from services.notifier.memory_store import MemoryStore
-from services.notifier.repository import MongoStore, timer_from
+from services.notifier.handlers import NotifierHandlers
+from services.notifier.memory_store import MemoryNotifierStore
+from services.notifier.repository import MongoNotifierStore, timer_from
 from services.notifier.workflow import Notifier
 from shared.clock import FixedClock
 from shared.events import CloudEvent
@@ -82,14 +82,14 @@ async def recorded(fresh: Callable[..., Awaitable[Settings]]) -> AsyncIterator[R
 
     runtime = ServiceRuntime("notifier", settings, client, publish)
     await runtime.ensure_indexes()
-    await MongoStore.ensure_indexes(runtime.db)
+    await MongoNotifierStore.ensure_indexes(runtime.db)
     commands.database = runtime.db.name
     yield Recorded(runtime, commands, sent)
     await client.drop_database(runtime.db.name)
     await client.close()
 
 
-def handled(handler: EventHandler, event: CloudEvent[Any]) -> Unit:
+def handled(handler: NotifierHandlers, event: CloudEvent[Any]) -> Unit:
     async def work(uow: UnitOfWork) -> None:
         await handler.handle(uow, event)
 
@@ -114,12 +114,12 @@ async def test_a_batchs_reads_see_its_earlier_writes_before_any_is_written(
 
     def absorbing(event: CloudEvent[Any]) -> Unit:
         async def work(uow: UnitOfWork) -> None:
-            await notifier.absorb(MongoStore.of_batch(uow), event)
+            await notifier.absorb(MongoNotifierStore.of_batch(uow), event)
 
         return Unit(event.id, event.time, work)
 
     async def look(uow: UnitOfWork) -> None:
-        store = MongoStore.of_batch(uow)
+        store = MongoNotifierStore.of_batch(uow)
         seen["facts"] = await store.mentorship("m1")
         seen["timers"] = await store.subject_timers(key)
         seen["in the database"] = await uow.db.timers.count_documents({}, session=uow.session)
@@ -127,7 +127,7 @@ async def test_a_batchs_reads_see_its_earlier_writes_before_any_is_written(
     units = [absorbing(history[0]), Unit("look-1", b.T0, look), absorbing(history[1])]
     await recorded.runtime.apply_batch(units)
 
-    memory = MemoryStore()
+    memory = MemoryNotifierStore()
     await notifier.absorb(memory, history[0])
     assert seen["in the database"] == 0
     assert seen["facts"] == memory.mentorships["m1"]
@@ -143,7 +143,7 @@ async def test_a_batchs_reads_see_its_earlier_writes_before_any_is_written(
 async def test_a_batch_of_events_for_many_mentorships_writes_each_collection_once(
     recorded: Recorded,
 ) -> None:
-    handler = EventHandler(Notifier(b.books(), b.PSEUDONYMS), "process-a")
+    handler = NotifierHandlers(Notifier(b.books(), b.PSEUDONYMS), "process-a")
     starts = [
         b.started(b.T0, mentorship=f"m{i}", mentee=f"ana-{i}", mentor=f"bo-{i}") for i in range(40)
     ]
@@ -157,7 +157,7 @@ async def test_a_batch_of_events_for_many_mentorships_writes_each_collection_onc
         "processed_events": 1,  # the runtime's ledger
     }
     assert recorded.commands.count("commitTransaction") == 1
-    memory = MemoryStore()
+    memory = MemoryNotifierStore()
     for event in starts:
         await Notifier(b.books(), b.PSEUDONYMS).absorb(memory, event)
     assert await stored_timers(recorded) == sorted(memory.timers.values(), key=lambda t: t.id)
@@ -173,7 +173,9 @@ async def test_firing_a_claimed_group_commits_once_and_sends_every_nudge(
         b.started(b.T0, mentorship=f"m{i}", mentee=f"ana-{i}", mentor=f"bo-{i}")
         for i in range(pairs)
     ]
-    await recorded.runtime.apply_batch([handled(EventHandler(notifier, "a"), e) for e in starts])
+    await recorded.runtime.apply_batch(
+        [handled(NotifierHandlers(notifier, "a"), e) for e in starts]
+    )
     # Day 14: every mentee and mentor is due a no-session reminder.
     clock = GivenClock(FixedClock(b.day(14, hours=1)))
     firing = Firing(
@@ -190,7 +192,7 @@ async def test_firing_a_claimed_group_commits_once_and_sends_every_nudge(
     # The outbox is written in the transaction, and emptied once its nudges are sent.
     assert writes["outbox"] == 2
     assert writes["leases"] == 3  # expired ones swept, the group taken and given back
-    memory = MemoryStore()
+    memory = MemoryNotifierStore()
     for event in starts:
         await notifier.absorb(memory, event)
     expected = []

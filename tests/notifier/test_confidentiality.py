@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.notifier.facts import FeedbackArrived
-from services.notifier.memory_store import MemoryStore
+from services.notifier.memory_store import MemoryNotifierStore
 from services.notifier.rulebooks import RuleBooks
 from services.notifier.simulator import Simulation
 from tests.notifier.builders import T0, books, completed, day, feedback, started
@@ -11,7 +11,7 @@ from tests.notifier.builders import T0, books, completed, day, feedback, started
 NOTE = "my mentor seemed distracted and I am thinking of quitting"
 
 
-def _everything_stored(store: MemoryStore) -> str:
+def _everything_stored(store: MemoryNotifierStore) -> str:
     parts = [m.model_dump_json() for m in store.mentorships.values()]
     parts += [t.model_dump_json() for t in store.timers.values()]
     parts += [n.data.model_dump_json() for n in store.nudges.values()]

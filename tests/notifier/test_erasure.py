@@ -2,7 +2,7 @@
 id, in any field or text: facts, timers, nudges, send logs, leases, tombstones,
 watermarks, the runtime's ledger and outbox. Events about them from before the
 deletion that arrive after it bring nothing back. The service's own path on a real
-database (`service_path`)."""
+database (`harness.mongo_harness`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notifier.timers import Leases
 from tests.notifier import builders as b
-from tests.notifier.service_path import service_path
+from tests.notifier.harness import mongo_harness
 from tests.support import Stack
 
 pytestmark = pytest.mark.infra
@@ -65,27 +65,27 @@ def late_about_them() -> list[Any]:
 async def test_after_a_deletion_no_document_of_the_notifier_holds_the_persons_id(
     stack: Stack,
 ) -> None:
-    async with service_path(stack, b.books(), HOUR) as path:
+    async with mongo_harness(stack, b.books(), HOUR) as harness:
         for event in before_the_deletion():
-            await path.apply(event)
+            await harness.apply(event)
         # A process that died holding the person's lease.
-        assert await Leases(path.db, "dead-process", timedelta(hours=1)).acquire([ERASED])
-        held = await everything(path.db)
+        assert await Leases(harness.db, "dead-process", timedelta(hours=1)).acquire([ERASED])
+        held = await everything(harness.db)
         for collection in ("people", "mentorships", "proposals", "timers", "nudges", "leases"):
             assert any(
                 line.startswith(f"{collection} ") and ERASED in line for line in held.splitlines()
             ), collection
-        assert any(n.data.person_id == ERASED for n in path.nudges())
+        assert any(n.data.person_id == ERASED for n in harness.nudges())
 
-        await path.apply(b.deleted(ERASED, b.day(51)))
+        await harness.apply(b.deleted(ERASED, b.day(51)))
         for event in late_about_them():
-            await path.apply(event)
-        await path.apply(b.profile("clock", at=b.day(100), revision=2))
+            await harness.apply(event)
+        await harness.apply(b.profile("clock", at=b.day(100), revision=2))
 
-        left = await everything(path.db)
-        tombstones = [doc async for doc in path.db.tombstones.find()]
+        left = await everything(harness.db)
+        tombstones = [doc async for doc in harness.db.tombstones.find()]
     assert ERASED not in left
     assert b.NOTE not in left
     assert [t["_id"] for t in tombstones] == [
-        path.settings.pseudonyms().tombstone("person", ERASED)
+        harness.settings.pseudonyms().tombstone("person", ERASED)
     ]

@@ -18,7 +18,7 @@ from services.notifier.firing import Claim, Firing
 from services.notifier.timers import TimerQueue
 from shared.events import CloudEvent
 from tests.notifier import builders as b
-from tests.notifier.service_path import service_path
+from tests.notifier.harness import mongo_harness
 from tests.support import Stack
 
 pytestmark = pytest.mark.infra
@@ -52,25 +52,29 @@ async def test_an_instant_settled_elsewhere_makes_the_process_read_the_person_ag
 ) -> None:
     expected = sorted(b.sent(await b.run(EVENTS, UNTIL, RULES)))
     assert ("feedback-reminder", "bo", b.day(1, 23)) in expected  # Wednesday 08:00
-    async with service_path(stack, RULES, timedelta(0)) as path:
+    async with mongo_harness(stack, RULES, timedelta(0)) as harness:
         clock = b.profile("clock", at=UNTIL + TICK)  # event time passes both instants
         for event in [*EVENTS, clock]:
-            await path.runtime.run_once(
-                event.id, event.time, partial(path.handler.handle, event=event)
+            await harness.runtime.run_once(
+                event.id, event.time, partial(harness.handler.handle, event=event)
             )
-        now = await path.firing.clock.now()
-        queue = TimerQueue(path.db)
+        now = await harness.firing.clock.now()
+        queue = TimerQueue(harness.db)
         read_before = await queue.due_for("bo", now)
         assert [at for at, _ in read_before] == [b.day(1, 14), b.day(2, 1)]
 
         # Another process, whose lease on bo this one then took over, settles bo's
         # first instant: quiet hours move it to Wednesday 08:00, before the second.
         other = Firing(
-            path.runtime, path.firing.notifier, path.firing.clock, "process-b", timedelta(30)
+            harness.runtime,
+            harness.firing.notifier,
+            harness.firing.clock,
+            "process-b",
+            timedelta(30),
         )
         await other._settle_claims([Claim("bo", *read_before[0])], now)
 
-        await path.firing._settle_group(queue, {"bo": read_before}, now)
-        while await path.firing.fire_due():
+        await harness.firing._settle_group(queue, {"bo": read_before}, now)
+        while await harness.firing.fire_due():
             pass
-        assert _sent(path.nudges()) == expected
+        assert _sent(harness.nudges()) == expected

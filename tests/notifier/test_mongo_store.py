@@ -11,7 +11,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notifier.report import summarise
-from services.notifier.repository import MongoStore
+from services.notifier.repository import MongoNotifierStore
 from services.notifier.simulator import Simulation, nudge_line, simulate
 from services.notifier.timers import TimerQueue
 from services.notifier.workflow import Notifier
@@ -24,7 +24,11 @@ pytestmark = pytest.mark.infra
 async def replay_on_mongo(
     db: AsyncDatabase[Any], history: list[CloudEvent[Any]], until: datetime
 ) -> list[str]:
-    store, queue, notifier = MongoStore(db, None), TimerQueue(db), Notifier(b.books(), b.PSEUDONYMS)
+    store, queue, notifier = (
+        MongoNotifierStore(db, None),
+        TimerQueue(db),
+        Notifier(b.books(), b.PSEUDONYMS),
+    )
     lines: list[str] = []
 
     async def settle_before(bound: datetime, inclusive: bool) -> None:

@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notifier.clock import NEVER, TICK, WatermarkClock
 from services.notifier.engine import Timer, timer_id
-from services.notifier.repository import MongoStore
+from services.notifier.repository import MongoNotifierStore
 from services.notifier.timers import Leases, TimerQueue
 from shared.clock import FixedClock
 from tests.notifier import builders as b
@@ -29,7 +29,7 @@ def timer(recipient: str, at: datetime, subject: str = "m1", state: str = "pendi
 
 
 async def test_people_with_due_timers_come_most_overdue_first(db: AsyncDatabase[Any]) -> None:
-    await MongoStore(db, None).add_timers(
+    await MongoNotifierStore(db, None).add_timers(
         [
             timer("late", b.day(5)),
             timer("later", b.day(6)),
@@ -71,7 +71,7 @@ async def test_the_lease_of_a_process_that_died_runs_out(db: AsyncDatabase[Any])
 async def test_event_time_is_just_before_the_latest_committed_by_any_process_minus_the_grace(
     db: AsyncDatabase[Any],
 ) -> None:
-    store = MongoStore(db, None)
+    store = MongoNotifierStore(db, None)
     clock = WatermarkClock(db, timedelta(hours=1))
     assert await clock.now() == NEVER
     await store.advance_watermark("process-a", b.day(3))
@@ -81,7 +81,7 @@ async def test_event_time_is_just_before_the_latest_committed_by_any_process_min
 
 
 async def test_event_time_never_goes_backwards(db: AsyncDatabase[Any]) -> None:
-    store = MongoStore(db, None)
+    store = MongoNotifierStore(db, None)
     clock = WatermarkClock(db, timedelta(hours=1))
     await store.advance_watermark("process-a", b.day(5))
     await store.advance_watermark("process-a", b.day(2))
@@ -91,7 +91,7 @@ async def test_event_time_never_goes_backwards(db: AsyncDatabase[Any]) -> None:
 async def test_with_the_wall_clock_time_also_runs_without_events(db: AsyncDatabase[Any]) -> None:
     wall = FixedClock(datetime(2030, 1, 1, tzinfo=UTC))
     clock = WatermarkClock(db, timedelta(hours=1), wall)
-    await MongoStore(db, None).advance_watermark("process-a", b.day(5))
+    await MongoNotifierStore(db, None).advance_watermark("process-a", b.day(5))
     assert await clock.now() == datetime(2029, 12, 31, 23, tzinfo=UTC) - TICK
 
 

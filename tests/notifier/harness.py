@@ -1,6 +1,8 @@
 """One notifier process's own path without the broker: each event applied by the
 service's handler in the runtime's transaction on MongoDB, due timers fired by
-`Firing` on the `WatermarkClock`, and the nudges the runtime publishes collected."""
+`Firing` on the `WatermarkClock`, and the nudges the runtime publishes collected
+(`mongo_harness`). On the in-memory store the notifier's tests use its simulator
+(`services/notifier/simulator.py`) instead."""
 
 from __future__ import annotations
 
@@ -16,8 +18,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notifier.clock import WatermarkClock
 from services.notifier.firing import Firing
-from services.notifier.handlers import EventHandler
-from services.notifier.repository import MongoStore
+from services.notifier.handlers import NotifierHandlers
+from services.notifier.repository import MongoNotifierStore
 from services.notifier.rulebooks import RuleBooks
 from services.notifier.workflow import Notifier
 from shared.events import CloudEvent, parse_event
@@ -27,9 +29,9 @@ from tests.support import Stack, mongo_client
 
 
 @dataclass
-class ServicePath:
+class MongoHarness:
     runtime: ServiceRuntime
-    handler: EventHandler
+    handler: NotifierHandlers
     firing: Firing
     sent: list[bytes] = field(default_factory=list)
 
@@ -52,9 +54,9 @@ class ServicePath:
 
 
 @contextlib.asynccontextmanager
-async def service_path(
+async def mongo_harness(
     stack: Stack, books: RuleBooks, grace: timedelta, owner: str = "process-a"
-) -> AsyncIterator[ServicePath]:
+) -> AsyncIterator[MongoHarness]:
     """A fresh database; dropped afterwards."""
     tag = "p" + uuid.uuid4().hex[:10]
     settings = stack.settings(topic_prefix=tag, database_prefix=tag)
@@ -67,12 +69,12 @@ async def service_path(
     runtime = ServiceRuntime("notifier", settings, client, publish)
     try:
         await runtime.ensure_indexes()
-        await MongoStore.ensure_indexes(runtime.db)
+        await MongoNotifierStore.ensure_indexes(runtime.db)
         notifier = Notifier(books, settings.pseudonyms())
         firing = Firing(
             runtime, notifier, WatermarkClock(runtime.db, grace), owner, timedelta(seconds=30)
         )
-        yield ServicePath(runtime, EventHandler(notifier, owner), firing, sent)
+        yield MongoHarness(runtime, NotifierHandlers(notifier, owner), firing, sent)
     finally:
         await client.drop_database(runtime.db.name)
         await client.close()
