@@ -36,7 +36,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from services.network.documents import Document, StoredTie
+from services.network.documents import StoredTie
 from services.network.memory_store import MemoryNetworkStore
 from services.network.people import Person
 from services.network.repository import (
@@ -51,6 +51,7 @@ from services.network.repository import (
     MongoNetworkStore,
 )
 from services.network.ties import pair_key
+from shared.documents import Document
 from shared.erasure import Pseudonyms
 from shared.events import (
     CloudEvent,

@@ -8,7 +8,6 @@ from typing import Any
 
 from services.network.ties import TieKind
 from shared.events import IntroductionsOffered, IntroductionSuggested
-from tests.network.conftest import MemoryHarness
 from tests.network.factories import (
     T0,
     accepted,
@@ -22,6 +21,7 @@ from tests.network.factories import (
     requested,
     started,
 )
+from tests.network.harness import MemoryHarness
 
 
 def offers(net: MemoryHarness) -> list[IntroductionsOffered]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from services.network.documents import introduction_id
 from services.network.ties import TieKind
-from tests.network.conftest import MemoryHarness
 from tests.network.factories import (
     T0,
     accepted,
@@ -21,6 +20,7 @@ from tests.network.factories import (
     profile,
     started,
 )
+from tests.network.harness import MemoryHarness
 
 
 async def test_the_second_completed_session_suggests_introductions_for_the_mentee(

@@ -15,7 +15,6 @@ from services.network.report import draw_network, summarise
 from services.network.repository import MongoNetworkStore
 from services.network.state import NetworkState
 from shared.settings import Settings
-from tests.network.conftest import Harness, harness
 from tests.network.factories import (
     T0,
     checked_in,
@@ -29,6 +28,7 @@ from tests.network.factories import (
     profile,
     started,
 )
+from tests.network.harness import MongoHarness, mongo_harness
 from tests.support import wait_for
 
 pytestmark = pytest.mark.infra
@@ -44,7 +44,7 @@ async def dump_every_collection(db: Any) -> str:
 
 
 async def test_after_deletions_no_document_in_any_collection_holds_a_deleted_id(
-    mongo_net: Harness,
+    mongo_net: MongoHarness,
 ) -> None:
     # Ids that no other text contains, so a substring search finds only them.
     mentor, leaver, stayer, other = "mentor-xq7", "mentee-leaver-k2", "mentee-stays-p9", "c-zz4"
@@ -80,7 +80,7 @@ async def test_after_deletions_no_document_in_any_collection_holds_a_deleted_id(
     assert any("someone who has left" in r for r in intro["reasons"])
 
 
-async def test_a_rebuild_from_the_database_gives_the_same_graph(mongo_net: Harness) -> None:
+async def test_a_rebuild_from_the_database_gives_the_same_graph(mongo_net: MongoHarness) -> None:
     await mentor_with_two_mentees(mongo_net)
     await mongo_net.apply_all(event(completed("mb", 1)), event(completed("mb", 2), at=T0 + days(3)),
                         event(ended("ma")))  # fmt: skip
@@ -93,7 +93,7 @@ async def test_a_rebuild_from_the_database_gives_the_same_graph(mongo_net: Harne
 
 
 async def test_a_second_process_sees_what_the_first_committed(db_settings: Settings) -> None:
-    async with harness(db_settings) as one, harness(db_settings) as two:
+    async with mongo_harness(db_settings) as one, mongo_harness(db_settings) as two:
         await mentor_with_two_mentees(one)
 
         async def caught_up() -> bool:
@@ -106,7 +106,7 @@ async def test_a_second_process_sees_what_the_first_committed(db_settings: Setti
 
 
 async def test_two_processes_never_suggest_the_same_pair_twice(db_settings: Settings) -> None:
-    async with harness(db_settings) as one, harness(db_settings) as two:
+    async with mongo_harness(db_settings) as one, mongo_harness(db_settings) as two:
         await mentor_with_two_mentees(one)
         await wait_for(lambda: _ready(two), timeout=10)
         # Each is the other's best candidate; both processes rank at the same moment.
@@ -119,12 +119,12 @@ async def test_two_processes_never_suggest_the_same_pair_twice(db_settings: Sett
         assert pairs == [frozenset({"a", "b"})]
 
 
-async def _ready(h: Harness) -> bool:
+async def _ready(h: MongoHarness) -> bool:
     return h.service.state.graph.tie_count == 2
 
 
 async def test_the_report_lists_introductions_with_reasons_and_draws_the_network(
-    mongo_net: Harness, tmp_path: Path
+    mongo_net: MongoHarness, tmp_path: Path
 ) -> None:
     await mentor_with_two_mentees(mongo_net)
     await mongo_net.apply_all(
@@ -143,7 +143,7 @@ async def test_the_report_lists_introductions_with_reasons_and_draws_the_network
 async def test_an_erasure_reaches_the_other_process_even_without_a_profile(
     db_settings: Settings,
 ) -> None:
-    async with harness(db_settings) as one, harness(db_settings) as two:
+    async with mongo_harness(db_settings) as one, mongo_harness(db_settings) as two:
         await one.apply(event(started("ma", "a", "m")))  # neither has a profile yet
         await wait_for(lambda: _has_person(two, "a"), timeout=10)
         await one.apply(event(deleted("a")))
@@ -151,9 +151,9 @@ async def test_an_erasure_reaches_the_other_process_even_without_a_profile(
         assert two.service.state.graph.tie_count == 0
 
 
-async def _has_person(h: Harness, pid: str) -> bool:
+async def _has_person(h: MongoHarness, pid: str) -> bool:
     return pid in h.service.state.graph
 
 
-async def _lacks_person(h: Harness, pid: str) -> bool:
+async def _lacks_person(h: MongoHarness, pid: str) -> bool:
     return pid not in h.service.state.graph
