@@ -19,8 +19,12 @@ install: $(STAMP)
 run: install
 	$(BIN)/mentormesh demo
 
+# Most tests wait on real processes, the broker and the database rather than compute:
+# several workers (each with its own local stack) share two cores well.
+TEST_WORKERS ?= 3
+
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: install
 	$(BIN)/ruff check .
