@@ -20,11 +20,13 @@ run: install
 	$(BIN)/mentormesh demo
 
 # Most tests wait on real processes, the broker and the database rather than compute:
-# several workers (each with its own local stack) share two cores well.
+# several workers (each with its own local stack) share two cores well. Tests marked
+# `alone` run afterwards, by themselves.
 TEST_WORKERS ?= 3
 
 test: lint
-	$(BIN)/pytest -n $(TEST_WORKERS)
+	$(BIN)/pytest -n $(TEST_WORKERS) -m "not alone"
+	$(BIN)/pytest -m alone
 
 lint: install
 	$(BIN)/ruff check .

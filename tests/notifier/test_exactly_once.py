@@ -39,7 +39,7 @@ from tests.support import (
     wait_while_moving,
 )
 
-pytestmark = [pytest.mark.infra, pytest.mark.slow]
+pytestmark = [pytest.mark.infra, pytest.mark.slow, pytest.mark.alone]
 
 WEEKS = 7  # long enough for the 42-day escalation of the earliest mentorships
 WEEK = timedelta(days=7)
