@@ -51,7 +51,7 @@ from services.network.repository import (
     MongoNetworkStore,
 )
 from services.network.ties import pair_key
-from shared.documents import Document
+from shared.documents import Document, in_slices
 from shared.erasure import Pseudonyms
 from shared.events import (
     CloudEvent,
@@ -71,9 +71,6 @@ from shared.runtime import DUPLICATE_KEY, BatchContended
 
 # The order the buffer is written in; any order is correct inside one transaction.
 COLLECTIONS = (PEOPLE, MENTORSHIPS, TIES, INTRODUCTIONS, OFFERS, LOAD, RUNS, ERASED)
-# Ids per `$in` query: the embedded database compares each document it finds with the
-# whole list.
-READ_SLICE = 500
 
 Named = dict[str, set[str]]
 
@@ -123,9 +120,7 @@ class BatchNetworkStore(MongoNetworkStore):
 
     async def _load(self, collection: str, ids: Iterable[Any]) -> None:
         """Read the documents among `ids` that this batch has not read yet."""
-        missing = list(dict.fromkeys(i for i in ids if (collection, i) not in self._read))
-        for start in range(0, len(missing), READ_SLICE):
-            part = missing[start : start + READ_SLICE]
+        for part in in_slices(i for i in ids if (collection, i) not in self._read):
             found = self.db[collection].find({"_id": {"$in": part}}, session=self.session)
             docs = {doc["_id"]: doc async for doc in found}
             for ident in part:

@@ -23,6 +23,8 @@ class NotifierHandlers:
 
     async def handle(self, uow: UnitOfWork, event: CloudEvent[Any]) -> None:
         store = MongoNotifierStore.of_batch(uow)
+        if not store.read_ahead_done:
+            await self.notifier.read_ahead(store, uow.batch.events)
         await self.notifier.absorb(store, event)
         at = instant(event.time)
         if self._committed is None or at > self._committed:

@@ -26,6 +26,11 @@ class MemoryNotifierStore:
 
     # --- the NotifierStore protocol ------------------------------------------------
 
+    async def read_ahead(
+        self, subjects: Sequence[str], people: Sequence[str], tombstones: Sequence[str]
+    ) -> None:
+        return None
+
     async def erased_at(self, tombstones: Sequence[str]) -> datetime | None:
         times = [self.tombstones.get(key) for key in tombstones]
         return max((t for t in times if t is not None), default=None)

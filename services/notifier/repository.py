@@ -26,7 +26,7 @@ from pymongo import ASCENDING, DESCENDING, DeleteOne, InsertOne, ReplaceOne, Upd
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.documents import Document
+from shared.documents import Document, in_slices
 from shared.runtime import UnitOfWork
 
 from .engine import Nudge, Timer
@@ -107,8 +107,7 @@ class _Collection(Generic[Model]):
     async def load(
         self, db: AsyncDatabase[Document], session: AsyncClientSession | None, ids: Iterable[str]
     ) -> None:
-        unknown = sorted({i for i in ids if i not in self.known})
-        if unknown:
+        for unknown in in_slices(sorted({i for i in ids if i not in self.known})):
             cursor = db[self.name].find({"_id": {"$in": unknown}}, session=session)
             async for doc in cursor:
                 self.learn(doc)
@@ -188,6 +187,8 @@ class MongoNotifierStore:
         self._subjects_read: set[str] = set()
         self._instants_read: set[tuple[str, datetime]] = set()
         self._due_read: dict[str, datetime] = {}
+        # Whether a batch's read-ahead ran (the handler asks for it once per batch).
+        self.read_ahead_done = False
 
     @classmethod
     def of_batch(cls, uow: UnitOfWork) -> MongoNotifierStore:
@@ -240,6 +241,26 @@ class MongoNotifierStore:
     async def _written(self) -> None:
         if not self.buffered:
             await self.flush()
+
+    # --- reading ahead ---------------------------------------------------------------
+
+    async def read_ahead(
+        self, subjects: Sequence[str], people: Sequence[str], tombstones: Sequence[str]
+    ) -> None:
+        """One query per collection for what a batch's events will look at, instead of
+        one per event (see `NotifierStore.read_ahead`)."""
+        self.read_ahead_done = True
+        s = self.session
+        kinds = [parse_subject_key(key) for key in sorted(set(subjects))]
+        await self._mentorships.load(self.db, s, [i for k, i in kinds if k == "mentorship"])
+        await self._proposals.load(self.db, s, [i for k, i in kinds if k == "proposal"])
+        for unread in in_slices(sorted(set(subjects) - self._subjects_read)):
+            async for doc in self.db.timers.find({"subject": {"$in": unread}}, session=s):
+                self._learn_timer(doc)
+            self._subjects_read.update(unread)
+        await self._people.load(self.db, s, people)
+        if tombstones:
+            await self.erased_at(tombstones)
 
     # --- erasure -----------------------------------------------------------------
 

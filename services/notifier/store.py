@@ -13,6 +13,14 @@ from .facts import MentorshipFacts, PersonFacts, ProposalFacts
 
 
 class NotifierStore(Protocol):
+    async def read_ahead(
+        self, subjects: Sequence[str], people: Sequence[str], tombstones: Sequence[str]
+    ) -> None:
+        """Read at once what applying a batch of events will look at: the facts and
+        timers of these subjects (`facts.subject_key`), these people's documents and
+        these tombstones. What the store reads one at a time otherwise; a store in
+        memory has nothing to do."""
+
     async def erased_at(self, tombstones: Sequence[str]) -> datetime | None:
         """The latest time recorded under any of these tombstones, if any."""
 

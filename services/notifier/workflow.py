@@ -4,7 +4,7 @@ memory) follow, so they cannot disagree."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -47,6 +47,7 @@ from .facts import (
     record_activity,
     record_profile,
     record_proposal,
+    subject_key,
 )
 from .rulebooks import RuleBooks
 from .store import NotifierStore
@@ -77,6 +78,24 @@ class Notifier:
 
     def _tombstone(self, person_id: str) -> str:
         return self.pseudonyms.tombstone("person", person_id)
+
+    async def read_ahead(self, store: NotifierStore, events: Sequence[CloudEvent[Any]]) -> None:
+        """Let the store read at once what absorbing `events` will look at."""
+        subjects: list[str] = []
+        profiles: list[str] = []
+        named: list[str] = []
+        for event in events:
+            data = event.data
+            if isinstance(data, MENTORSHIP_EVENTS):
+                subjects.append(subject_key("mentorship", data.mentorship_id))
+            elif isinstance(data, PROPOSAL_EVENTS):
+                subjects.append(subject_key("proposal", data.match_id))
+            elif isinstance(data, ProfileUpserted):
+                profiles.append(data.person_id)
+                named.append(data.person_id)
+            named.extend(people_named(data))
+        tombstones = [self._tombstone(p) for p in dict.fromkeys(named)]
+        await store.read_ahead(subjects, profiles, tombstones)
 
     async def absorb(self, store: NotifierStore, event: CloudEvent[Any]) -> None:
         """Add one event to the facts and bring the affected timers up to date."""

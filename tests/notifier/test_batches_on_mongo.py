@@ -93,7 +93,7 @@ def handled(handler: NotifierHandlers, event: CloudEvent[Any]) -> Unit:
     async def work(uow: UnitOfWork) -> None:
         await handler.handle(uow, event)
 
-    return Unit(event.id, event.time, work)
+    return Unit(event.id, event.time, work, event)
 
 
 async def stored_timers(recorded: Recorded) -> list[Timer]:
@@ -162,6 +162,32 @@ async def test_a_batch_of_events_for_many_mentorships_writes_each_collection_onc
         await Notifier(b.books(), b.PSEUDONYMS).absorb(memory, event)
     assert await stored_timers(recorded) == sorted(memory.timers.values(), key=lambda t: t.id)
     assert len(memory.timers) >= 4 * len(starts)
+
+
+async def test_a_batch_reads_what_its_events_name_in_one_query_per_collection(
+    recorded: Recorded,
+) -> None:
+    handler = NotifierHandlers(Notifier(b.books(), b.PSEUDONYMS), "process-a")
+    starts = [
+        b.started(b.T0, mentorship=f"m{i}", mentee=f"ana-{i}", mentor=f"bo-{i}") for i in range(40)
+    ]
+    await recorded.runtime.apply_batch([handled(handler, e) for e in starts])
+    later = [b.completed(b.T0 + timedelta(days=1), f"s{i}", f"m{i}") for i in range(40)]
+    later += [b.profile(f"ana-{i}", at=b.T0 + timedelta(days=1)) for i in range(40)]
+    recorded.commands.sent.clear()
+
+    await recorded.runtime.apply_batch([handled(handler, e) for e in later])
+
+    reads = Counter(c for name, c in recorded.commands.sent if name == "find")
+    # The ledger, then mentorships, timers by subject, people and tombstones once each;
+    # the flush asks once per collection which new documents are stored already.
+    assert reads["mentorships"] == 1 and reads["timers"] <= 2 and reads["people"] <= 2
+    assert reads["tombstones"] == 1
+    assert sum(reads.values()) <= 8, reads
+    memory = MemoryNotifierStore()
+    for event in [*starts, *later]:
+        await Notifier(b.books(), b.PSEUDONYMS).absorb(memory, event)
+    assert await stored_timers(recorded) == sorted(memory.timers.values(), key=lambda t: t.id)
 
 
 async def test_firing_a_claimed_group_commits_once_and_sends_every_nudge(
