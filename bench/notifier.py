@@ -139,7 +139,7 @@ async def _schedule(runtime: ServiceRuntime, mentorships: int, batch: int) -> tu
         async def apply(uow: UnitOfWork) -> None:
             await spec.handle(uow, event)
 
-        return Unit(event.id, event.time, apply)
+        return Unit(event.id, event.time, apply, event)  # as the consumer gives it
 
     before = await runtime.db.timers.count_documents({})
     started = time.perf_counter()
