@@ -45,6 +45,9 @@ WEEKS = 7  # long enough for the 42-day escalation of the earliest mentorships
 WEEK = timedelta(days=7)
 # Longer than a rebalance after the kill plus the killed process's leases running out.
 STALL_S = 120
+# Each look costs the embedded server a scan of the ledger, which it serves to nobody
+# else meanwhile: looking twice a second slowed the notifiers under test.
+POLL_S = 2.0
 # Each week is published once the previous one is applied, so a week is the most any
 # event can trail another: a grace of a week keeps the service exact.
 ENV = {
@@ -92,15 +95,16 @@ async def test_every_expected_nudge_is_emitted_exactly_once_despite_a_killed_pro
                 )
             await wait_while_moving(
                 partial(applied, settings, [e.id for e in events]),
-                partial(progress, settings), stall_s=STALL_S,
+                partial(progress, settings), stall_s=STALL_S, interval=POLL_S,
             )  # fmt: skip
         # Everything is in: let event time run on to `until`.
         tick = b.profile("clock", at=until + WEEK + TICK)
         await publish(settings, [tick])
         ids = [e.id for e in [*history, tick]]
         await wait_while_moving(
-            partial(quiet, settings, ids, until), partial(progress, settings), stall_s=STALL_S
-        )
+            partial(quiet, settings, ids, until), partial(progress, settings),
+            stall_s=STALL_S, interval=POLL_S,
+        )  # fmt: skip
         nudges = await read_events_to_end(settings, "nudges")
 
     assert all(len(ids) == 1 for ids in event_ids_per_nudge(nudges).values())
