@@ -96,6 +96,12 @@ def handled(handler: NotifierHandlers, event: CloudEvent[Any]) -> Unit:
     return Unit(event.id, event.time, work, event)
 
 
+def forty_starts() -> list[CloudEvent[Any]]:
+    return [
+        b.started(b.T0, mentorship=f"m{i}", mentee=f"ana-{i}", mentor=f"bo-{i}") for i in range(40)
+    ]
+
+
 async def stored_timers(recorded: Recorded) -> list[Timer]:
     return sorted(
         [timer_from(d) async for d in recorded.runtime.db.timers.find()], key=lambda t: t.id
@@ -144,9 +150,7 @@ async def test_a_batch_of_events_for_many_mentorships_writes_each_collection_onc
     recorded: Recorded,
 ) -> None:
     handler = NotifierHandlers(Notifier(b.books(), b.PSEUDONYMS), "process-a")
-    starts = [
-        b.started(b.T0, mentorship=f"m{i}", mentee=f"ana-{i}", mentor=f"bo-{i}") for i in range(40)
-    ]
+    starts = forty_starts()
     await recorded.runtime.apply_batch([handled(handler, e) for e in starts])
 
     writes = recorded.commands.writes()
@@ -168,9 +172,7 @@ async def test_a_batch_reads_what_its_events_name_in_one_query_per_collection(
     recorded: Recorded,
 ) -> None:
     handler = NotifierHandlers(Notifier(b.books(), b.PSEUDONYMS), "process-a")
-    starts = [
-        b.started(b.T0, mentorship=f"m{i}", mentee=f"ana-{i}", mentor=f"bo-{i}") for i in range(40)
-    ]
+    starts = forty_starts()
     await recorded.runtime.apply_batch([handled(handler, e) for e in starts])
     later = [b.completed(b.T0 + timedelta(days=1), f"s{i}", f"m{i}") for i in range(40)]
     later += [b.profile(f"ana-{i}", at=b.T0 + timedelta(days=1)) for i in range(40)]
