@@ -8,6 +8,7 @@ MongoDB in containers.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -67,6 +68,8 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
         yield Stack(state.kafka_bootstrap, state.mongo_uri)
     finally:
         local.down()
+        # `down` keeps a stack's data for the next `up`; this one is the run's alone.
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 @pytest.fixture
