@@ -161,7 +161,8 @@ class BatchNetworkStore(MongoNetworkStore):
                 changes.append(ReplaceOne({"_id": ident}, after))
             self._read[(name, ident)] = copy.deepcopy(after)
         for ident, doc in now.items():
-            # Made by the batch without being read first (an introduction, a tie).
+            # Every call reads its documents before changing them; a document that
+            # appears unread is still written, rather than lost.
             if (collection, ident) not in self._read:
                 new.append(doc)
                 self._read[(collection, ident)] = copy.deepcopy(doc)
