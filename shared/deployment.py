@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # its background loops and closes its clients: SIGKILL only well after that.
 SERVICE_GRACE_S = 20.0
 SERVICE_KILL_MARGIN_S = 15.0
+# Seconds between refreshes of the gauges that count documents (`metrics_refresh_s`)
+# for services on the embedded database.
+EMBEDDED_METRICS_REFRESH_S = 30.0
 
 
 def kill_after_s(settings: Settings) -> float:
@@ -115,6 +118,11 @@ class Deployment:
                     **(extra_env or {}),
                 }
             )
+            if self.stack is not None:
+                # The embedded database counts a collection by reading all of it,
+                # holding a lock every transaction waits on: gauges that count are
+                # refreshed seldom there.
+                env.setdefault("MENTORMESH_METRICS_REFRESH_S", str(EMBEDDED_METRICS_REFRESH_S))
             log = self.logs / f"{name}.log"
             proc = subprocess.Popen(
                 [sys.executable, "-m", f"services.{name}"],

@@ -3,14 +3,18 @@
 Besides the counters and histograms below, the registry holds the process and GC
 collectors, FastStream's Kafka middleware metrics (`faststream_*`, registered by the
 host) and gauges read at scrape time: `gauge_at_scrape(name, doc, read)` registers a
-gauge and an async `read` that `refresh()` awaits before each scrape, so a gauge that
-needs the database costs one cheap query per scrape, never one per event.
+gauge and an async `read` that `refresh()` awaits before a scrape, so a gauge that
+needs the database costs one query per refresh, never one per event. Refreshes are
+at most `refresh_every_s` apart: several scrapers (Prometheus pairs, a dashboard, the
+demo watching its services' counters) must not make the database count its
+collections several times a second.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -34,7 +38,9 @@ REFRESH_TIMEOUT_S = 2.0
 @dataclass
 class ServiceMetrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    refresh_every_s: float = 0.0
     _refreshes: list[Refresh] = field(default_factory=list)
+    _refreshed_at: float | None = None
 
     def __post_init__(self) -> None:
         ProcessCollector(registry=self.registry)
@@ -140,10 +146,15 @@ class ServiceMetrics:
         self._refreshes.append(refresh)
 
     async def refresh(self) -> None:
-        """Run every scrape-time refresh, concurrently; one that fails or is late
-        leaves its gauges as they were."""
-        if not self._refreshes:
+        """Run every scrape-time refresh, concurrently, unless the last round began
+        less than `refresh_every_s` ago; one that fails or is late leaves its gauges
+        as they were."""
+        now = time.monotonic()
+        if not self._refreshes or (
+            self._refreshed_at is not None and now - self._refreshed_at < self.refresh_every_s
+        ):
             return
+        self._refreshed_at = now
         tasks = [asyncio.ensure_future(r()) for r in self._refreshes]
         done, pending = await asyncio.wait(tasks, timeout=REFRESH_TIMEOUT_S)
         for task in pending:

@@ -115,7 +115,7 @@ class ServiceHost:
         self.clock = clock or SystemClock()
         self.topics = Topics(settings.topic_prefix)
         setup_tracing(spec.name)  # before the Mongo client is made
-        self.metrics = ServiceMetrics()
+        self.metrics = ServiceMetrics(refresh_every_s=settings.metrics_refresh_s)
         self.broker = KafkaBroker(
             **broker_options(settings),  # address, TLS/SASL, idempotence
             client_id=f"mentormesh-{spec.name}",

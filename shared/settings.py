@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     # On SIGTERM, how long the batch in flight may take to finish before it is cut
     # (and redelivered to whoever takes the partitions).
     shutdown_grace_s: float = Field(default=20.0, gt=0.0)
+    # Gauges read from the database (outbox backlog, ledger size, pending timers) and
+    # the consumer lag are refreshed at most this often, whoever scrapes `/metrics`
+    # (Prometheus scrapes every 15 s or more; counting is not free on any database).
+    metrics_refresh_s: float = Field(default=5.0, ge=0.0)
 
     # How the services reach Kafka (`shared.kafka_client`). SSL and SASL_SSL verify the
     # broker against `kafka_ssl_cafile` (or the system's CAs); a client certificate
