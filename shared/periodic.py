@@ -7,12 +7,14 @@ logged once (one line) and retried after a capped, jittered backoff, so a broken
 dependency never becomes a hot loop, and the loop goes back to its interval after the
 first success. With `until` (the runtime's `stopping` event) the loop ends after the
 call in progress, which lets shutdown finish a unit of work instead of cutting it.
+With `wake`, setting that event ends the interval early: work that something else
+makes due (the notifier's timers, when consumed events move event time on) is done at
+once rather than at the next interval. It does not cut a backoff short.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -29,6 +31,7 @@ async def every(
     until: asyncio.Event | None = None,
     backoff: Backoff | None = None,
     first_delay_s: float = 0.0,
+    wake: asyncio.Event | None = None,
 ) -> None:
     retry = backoff or Backoff(base_s=min(1.0, interval_s), cap_s=max(30.0, interval_s))
     stop = until or asyncio.Event()
@@ -36,6 +39,8 @@ async def every(
     if first_delay_s > 0 and await _stopped_within(stop, first_delay_s):
         return
     while not stop.is_set():
+        if wake is not None:
+            wake.clear()  # what sets it from now on asks for another call
         try:
             busy = await work()
         except asyncio.CancelledError:
@@ -52,11 +57,21 @@ async def every(
                 await asyncio.sleep(0)  # let others run between busy calls
                 continue
             delay = interval_s
-        if await _stopped_within(stop, delay):
+        # A wake ends the interval early, never a backoff.
+        if await _stopped_within(stop, delay, None if failures else wake):
             return
 
 
-async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
+async def _stopped_within(
+    stop: asyncio.Event, seconds: float, wake: asyncio.Event | None = None
+) -> bool:
+    """Wait `seconds`, or until `stop` (or `wake`) is set; whether to stop."""
+    waits = [asyncio.ensure_future(stop.wait())]
+    if wake is not None:
+        waits.append(asyncio.ensure_future(wake.wait()))
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
     return stop.is_set()

@@ -31,7 +31,8 @@ class NotifierSettings(BaseSettings):
     rules_file: Path = DEFAULT_RULES_FILE
     # How long a process may hold a person's timers before another may take over.
     lease_s: float = Field(default=30.0, gt=0.0)
-    # Pause between looks for due timers when none were due.
+    # Pause between looks for due timers when none were due (a consumed batch that
+    # moves event time on makes the loop look at once).
     poll_s: float = Field(default=1.0, gt=0.0)
     # Due timers read per look.
     batch: int = Field(default=500, ge=1)

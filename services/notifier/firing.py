@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from shared.events import derived_id
 from shared.faults import HOLDING_LEASE, fault_point
+from shared.periodic import every
 from shared.runtime import BatchContended, HandlerFailed, ServiceRuntime, Unit, UnitOfWork
 
 from .clock import FiringClock
@@ -221,14 +222,14 @@ class Firing:
             break
         return results
 
-    async def run(self, poll_s: float) -> None:
-        while True:
-            try:
-                settled = await self.fire_due()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("notifier: firing timers failed; retrying")
-                settled = 0
-            if settled == 0:
-                await asyncio.sleep(poll_s)
+    async def run(self, poll_s: float, *, wake: asyncio.Event | None = None) -> None:
+        """Fire what is due every `poll_s`, again at once while there was more, and as
+        soon as `wake` is set (consumed events moved event time on), until the process
+        stops."""
+
+        async def once() -> bool:
+            return await self.fire_due() > 0
+
+        await every(
+            poll_s, once, name="notifier: firing timers", until=self.runtime.stopping, wake=wake
+        )

@@ -4,6 +4,7 @@ commits), plus the event-time watermark that the firing clock reads."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,9 +17,17 @@ from .workflow import Notifier
 
 
 class NotifierHandlers:
-    def __init__(self, notifier: Notifier, process_id: str) -> None:
+    def __init__(
+        self,
+        notifier: Notifier,
+        process_id: str,
+        on_advance: Callable[[], None] | None = None,
+    ) -> None:
         self.notifier = notifier
         self.process_id = process_id
+        # Called once a batch that moved the watermark on has committed: timers may
+        # have fallen due (the firing loop's wake-up).
+        self.on_advance = on_advance
         self._committed: datetime | None = None
 
     async def handle(self, uow: UnitOfWork, event: CloudEvent[Any]) -> None:
@@ -36,3 +45,5 @@ class NotifierHandlers:
     def _advanced(self, at: datetime) -> None:
         if self._committed is None or at > self._committed:
             self._committed = at
+            if self.on_advance is not None:
+                self.on_advance()

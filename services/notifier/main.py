@@ -3,6 +3,7 @@ service."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from shared.clock import Clock
@@ -32,7 +33,9 @@ def build_spec(
     knobs = notifier_settings or NotifierSettings()
     notifier = Notifier(books or knobs.rulebooks(settings), settings.pseudonyms())
     me = process_id()
-    handler = NotifierHandlers(notifier, me)
+    # Set when a committed batch moved event time on: the firing loop looks at once.
+    time_moved = asyncio.Event()
+    handler = NotifierHandlers(notifier, me, on_advance=time_moved.set)
 
     async def prepare(runtime: ServiceRuntime) -> None:
         await MongoNotifierStore.ensure_indexes(runtime.db)
@@ -61,7 +64,7 @@ def build_spec(
             knobs.concurrency,
             knobs.group,
         )
-        await firing.run(knobs.poll_s)
+        await firing.run(knobs.poll_s, wake=time_moved)
 
     return ServiceSpec(
         name="notifier",

@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import logging
 import random
+import time
 
 import pytest
 
@@ -89,3 +90,45 @@ async def test_a_loop_told_to_stop_ends_after_the_call_in_progress() -> None:
 
     await asyncio.wait_for(every(10.0, work, name="probe", until=stop), 2)
     assert finished == [True]
+
+
+async def test_a_wake_ends_the_interval_at_once() -> None:
+    stop, wake = asyncio.Event(), asyncio.Event()
+    calls: list[float] = []
+
+    async def work() -> bool:
+        calls.append(time.monotonic())
+        if len(calls) == 2:
+            stop.set()
+        return False
+
+    async def wake_soon() -> None:
+        await asyncio.sleep(0.05)
+        wake.set()
+
+    started = time.monotonic()
+    waker = asyncio.ensure_future(wake_soon())
+    await asyncio.wait_for(every(30.0, work, name="probe", until=stop, wake=wake), 5)
+    await waker
+    assert len(calls) == 2
+    assert calls[1] - started < 5  # not the 30 s interval
+    assert not wake.is_set()  # taken by the call it caused
+
+
+async def test_a_wake_does_not_cut_a_backoff_short() -> None:
+    stop, wake = asyncio.Event(), asyncio.Event()
+    calls = 0
+
+    async def work() -> bool:
+        nonlocal calls
+        calls += 1
+        wake.set()  # asks again at once, but the call failed
+        raise RuntimeError("database unreachable")
+
+    loop = asyncio.ensure_future(
+        every(30.0, work, name="probe", until=stop, wake=wake, backoff=Backoff(10.0, 10.0))
+    )
+    await asyncio.sleep(0.3)
+    stop.set()
+    await asyncio.wait_for(loop, 5)
+    assert calls == 1

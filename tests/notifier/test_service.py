@@ -81,3 +81,26 @@ async def test_nothing_fires_before_event_time_passes_the_due_time(
     assert sorted((e.data.person_id, e.time) for e in after) == [
         ("ana", b.day(14)), ("bo", b.day(14)), ("cy", b.day(13)), ("dee", b.day(13)),
     ]  # fmt: skip
+
+
+async def test_timers_a_consumed_event_makes_due_fire_at_once_not_at_the_next_poll(
+    fresh: Callable[..., Awaitable[Settings]],
+) -> None:
+    settings = await fresh()
+    # The loop looks at service start, then not again for a minute unless woken.
+    knobs = NotifierSettings(grace=GRACE, poll_s=60.0, lease_s=5.0)
+    spec = build_spec(settings, notifier_settings=knobs, books=b.books())
+    history = [b.started(b.T0), b.profile("clock", at=b.day(13, 23))]
+    async with running_service(spec, settings):
+        await publish(settings, history)
+        await wait_for(lambda: applied(settings, [e.id for e in history]), timeout=30)
+        # Event time passes ana's reminder (due at day 14) with this one event.
+        tick = b.profile("clock", at=b.day(14, 1) + TICK, revision=2)
+        await publish(settings, [tick])
+        ids = [e.id for e in [*history, tick]]
+        await wait_for(lambda: quiet(settings, ids, b.day(14)), timeout=30)
+        fired = await read_events_to_end(settings, "nudges")
+    assert sorted((e.data.person_id, e.time) for e in fired) == [
+        ("ana", b.day(14)),
+        ("bo", b.day(14)),
+    ]
