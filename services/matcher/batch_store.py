@@ -19,7 +19,9 @@ several per signup:
   is written (a query by field is flushed first; a document by id that is not cached
   has nothing buffered, since everything buffered is cached).
 Everything else (answers, ends, erasure, a changed profile) is rarer: it writes the
-buffer, then writes through as `MongoMatcherStore` does, and the cache is dropped.
+buffer, then writes through as `MongoMatcherStore` does, and what it changed (a
+proposal, a mentor's counts, a seat) is dropped from the cache; erasure, a changed
+profile and answers that came before their proposal drop all of it.
 
 Capacity is still reserved atomically. A reservation is granted from the mentor's load
 as read in the batch's transaction plus the batch's own reservations, and the batch's
@@ -162,11 +164,26 @@ class BatchMatcherStore(MongoMatcherStore):
                     "document changed by another process"
                 )
 
-    async def _write_through(self) -> None:
-        """Before a write the cache does not follow: the buffer goes first, then the
-        cache is dropped (re-read on demand)."""
+    async def _write_through(
+        self,
+        *,
+        proposal: str | None = None,
+        mentor: str | None = None,
+        seat: str | None = None,
+    ) -> None:
+        """Before a write the cache does not follow: the buffer goes first, then what
+        the write changes is dropped from the cache (re-read on demand), or, when the
+        write names nothing, the whole cache."""
         await self.flush()
-        self._forget()
+        if proposal is None and mentor is None and seat is None:
+            self._forget()
+            return
+        if proposal is not None:
+            self._proposal_docs.pop(proposal, None)
+        if mentor is not None:
+            self._mentor_states.pop(mentor, None)
+        if seat is not None:
+            self._seat_states.pop(seat, None)
 
     async def _flushed(self, *names: str) -> None:
         pending = (self._inserts[n] or self._updates[n] for n in names)
@@ -276,11 +293,11 @@ class BatchMatcherStore(MongoMatcherStore):
         self._mentor_states[mentor_id] = replace(state, standing=standing)
 
     async def count_answer(self, mentor_id: str, *, accepted: bool) -> None:
-        await self._write_through()
+        await self._write_through(mentor=mentor_id)
         await super().count_answer(mentor_id, accepted=accepted)
 
     async def mark_follow_through(self, proposal: Proposal, to: FollowThrough) -> bool:
-        await self._write_through()
+        await self._write_through(proposal=proposal.match_id, mentor=proposal.mentor_id)
         return await super().mark_follow_through(proposal, to)
 
     async def forget_person(self, person_id: str) -> None:
@@ -346,7 +363,7 @@ class BatchMatcherStore(MongoMatcherStore):
     async def move_seat(
         self, programme_id: str, mentee_id: str, match_id: str, seat: Seat, at: datetime
     ) -> bool:
-        await self._write_through()
+        await self._write_through(seat=seat_id(programme_id, mentee_id))
         return await super().move_seat(programme_id, mentee_id, match_id, seat, at)
 
     async def leave_programmes(self, mentee_id: str, keep: Iterable[str]) -> None:
@@ -378,13 +395,13 @@ class BatchMatcherStore(MongoMatcherStore):
         return await super().proposal(match_id)
 
     async def accept(self, match_id: str, person_id: str) -> Proposal | None:
-        await self._write_through()
+        await self._write_through(proposal=match_id)
         return await super().accept(match_id, person_id)
 
     async def close(
         self, match_id: str, from_statuses: Iterable[Status], to: Status, at: datetime
     ) -> bool:
-        await self._write_through()
+        await self._write_through(proposal=match_id)
         return await super().close(match_id, from_statuses, to, at)
 
     async def proposals_involving(
