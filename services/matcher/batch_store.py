@@ -18,10 +18,12 @@ several per signup:
   read goes to the database in the batch's transaction, after the buffer it depends on
   is written (a query by field is flushed first; a document by id that is not cached
   has nothing buffered, since everything buffered is cached).
-Everything else (answers, ends, erasure, a changed profile) is rarer: it writes the
-buffer, then writes through as `MongoMatcherStore` does, and what it changed (a
-proposal, a mentor's counts, a seat) is dropped from the cache; erasure, a changed
-profile and answers that came before their proposal drop all of it.
+Answers, ends and sessions are buffered too: the proposals the batch's events name are
+read with the prefetch, and an accept, a close, a seat moved or a mentor's counts
+change the cached document and queue a conditional update (the condition the cache
+saw: a proposal still open, a seat still holding the match). What is left (erasure, a
+changed profile, answers that came before their proposal) is rarer: it writes the
+buffer, then writes through as `MongoMatcherStore` does, and the cache is dropped.
 
 Capacity is still reserved atomically. A reservation is granted from the mentor's load
 as read in the batch's transaction plus the batch's own reservations, and the batch's
@@ -43,7 +45,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.documents import Document
+from shared.documents import Document, in_slices
 from shared.erasure import Pseudonyms
 from shared.events import ProfileUpserted
 from shared.runtime import BatchContended
@@ -94,9 +96,11 @@ class BatchMatcherStore(MongoMatcherStore):
         session: AsyncClientSession | None,
         pseudonyms: Pseudonyms,
         people: Iterable[str] = (),
+        proposals: Iterable[str] = (),
     ) -> None:
         super().__init__(db, session, pseudonyms)
         self._about = sorted(set(people))
+        self._answered = sorted(set(proposals))
         self._prefetched = False
         self._inserts: dict[str, dict[str, Document]] = {name: {} for name in COLLECTIONS}
         self._updates: dict[str, list[UpdateOne]] = {name: [] for name in COLLECTIONS}
@@ -125,6 +129,9 @@ class BatchMatcherStore(MongoMatcherStore):
             return
         self._prefetched = True
         ids, s = self._about, self._s
+        for match_ids in in_slices(self._answered):
+            async for doc in self._proposals.find({"_id": {"$in": match_ids}}, session=s):
+                self._proposal_docs[doc["_id"]] = doc
         if not ids:
             return
         self._persons.update(dict.fromkeys(ids))
@@ -164,26 +171,11 @@ class BatchMatcherStore(MongoMatcherStore):
                     "document changed by another process"
                 )
 
-    async def _write_through(
-        self,
-        *,
-        proposal: str | None = None,
-        mentor: str | None = None,
-        seat: str | None = None,
-    ) -> None:
-        """Before a write the cache does not follow: the buffer goes first, then what
-        the write changes is dropped from the cache (re-read on demand), or, when the
-        write names nothing, the whole cache."""
+    async def _write_through(self) -> None:
+        """Before a write the cache does not follow: the buffer goes first, then the
+        cache is dropped (re-read on demand)."""
         await self.flush()
-        if proposal is None and mentor is None and seat is None:
-            self._forget()
-            return
-        if proposal is not None:
-            self._proposal_docs.pop(proposal, None)
-        if mentor is not None:
-            self._mentor_states.pop(mentor, None)
-        if seat is not None:
-            self._seat_states.pop(seat, None)
+        self._forget()
 
     async def _flushed(self, *names: str) -> None:
         pending = (self._inserts[n] or self._updates[n] for n in names)
@@ -293,12 +285,37 @@ class BatchMatcherStore(MongoMatcherStore):
         self._mentor_states[mentor_id] = replace(state, standing=standing)
 
     async def count_answer(self, mentor_id: str, *, accepted: bool) -> None:
-        await self._write_through(mentor=mentor_id)
-        await super().count_answer(mentor_id, accepted=accepted)
+        await self._count(mentor_id, {"accepted" if accepted else "declined": 1})
 
     async def mark_follow_through(self, proposal: Proposal, to: FollowThrough) -> bool:
-        await self._write_through(proposal=proposal.match_id, mentor=proposal.mentor_id)
-        return await super().mark_follow_through(proposal, to)
+        doc = await self._proposal_doc(proposal.match_id)
+        was = None if proposal.follow_through is None else proposal.follow_through.value
+        if doc is None or doc.get("follow_through") != was:
+            return False
+        doc["follow_through"] = to.value
+        self._change_proposal(doc, {"follow_through": was}, {"$set": {"follow_through": to.value}})
+        change = {to.value: 1}
+        if was is not None:
+            change[was] = -1
+        await self._count(proposal.mentor_id, change)
+        return True
+
+    async def _count(self, mentor_id: str, change: dict[str, int]) -> None:
+        """Add to a mentor's counts, in the batch's buffer and its cache (nothing for a
+        mentor not stored, as the update would find nothing)."""
+        self.touched_mentors.add(mentor_id)
+        state = await self._mentor_state(mentor_id)
+        if state is None:
+            return
+        new = self._inserts["mentors"].get(mentor_id)
+        if new is not None:
+            for name, step in change.items():
+                new[name] += step
+        else:
+            update = {"$inc": change, "$set": {"changed_at": changed_now()}}
+            self._updates["mentors"].append(UpdateOne({"_id": mentor_id}, update))
+        counts = {name: getattr(state.standing, name) + step for name, step in change.items()}
+        self._mentor_states[mentor_id] = replace(state, standing=replace(state.standing, **counts))
 
     async def forget_person(self, person_id: str) -> None:
         await self._write_through()
@@ -318,7 +335,8 @@ class BatchMatcherStore(MongoMatcherStore):
             waiting = self._seats.find({"seat": Seat.WAITING.value}, {"match_id": 1},
                                        session=self._s)  # fmt: skip
             async for doc in waiting:
-                self._seat_states.setdefault(doc["_id"], SeatState(Seat.WAITING, None))
+                state = SeatState(Seat.WAITING, doc.get("match_id"))
+                self._seat_states.setdefault(doc["_id"], state)
         if key not in self._seat_states:
             found = await self._seats.find_one({"_id": key}, {"seat": 1, "match_id": 1},
                                                session=self._s)  # fmt: skip
@@ -363,8 +381,21 @@ class BatchMatcherStore(MongoMatcherStore):
     async def move_seat(
         self, programme_id: str, mentee_id: str, match_id: str, seat: Seat, at: datetime
     ) -> bool:
-        await self._write_through(seat=seat_id(programme_id, mentee_id))
-        return await super().move_seat(programme_id, mentee_id, match_id, seat, at)
+        self.touched_mentees.add(mentee_id)
+        state = await self._seat_state(programme_id, mentee_id)
+        if state is None or state.match_id != match_id:
+            return False
+        key = seat_id(programme_id, mentee_id)
+        change = {"seat": seat.value, "since": at, "changed_at": changed_now()}
+        new = self._inserts["seats"].get(key)
+        if new is not None:
+            new.update(change)
+        else:
+            self._updates["seats"].append(
+                UpdateOne({"_id": key, "match_id": match_id}, {"$set": change})
+            )
+        self._seat_states[key] = SeatState(seat, match_id)
+        return True
 
     async def leave_programmes(self, mentee_id: str, keep: Iterable[str]) -> None:
         await self._write_through()
@@ -389,20 +420,49 @@ class BatchMatcherStore(MongoMatcherStore):
             self._mentees_of[mentor_id].add(mentee_id)
 
     async def proposal(self, match_id: str) -> Proposal | None:
-        doc = self._proposal_docs.get(match_id)
-        if doc is not None:
-            return proposal_from(doc)
-        return await super().proposal(match_id)
+        doc = await self._proposal_doc(match_id)
+        return None if doc is None else proposal_from(doc)
 
     async def accept(self, match_id: str, person_id: str) -> Proposal | None:
-        await self._write_through(proposal=match_id)
-        return await super().accept(match_id, person_id)
+        doc = await self._proposal_doc(match_id)
+        if doc is None:
+            return None
+        accepted_by = list(doc.get("accepted_by", ()))
+        if doc["status"] == Status.OPEN.value and person_id not in accepted_by:
+            doc["accepted_by"] = [*accepted_by, person_id]
+            self._change_proposal(
+                doc, {"status": Status.OPEN.value}, {"$addToSet": {"accepted_by": person_id}}
+            )
+        return proposal_from(doc)
 
     async def close(
         self, match_id: str, from_statuses: Iterable[Status], to: Status, at: datetime
     ) -> bool:
-        await self._write_through(proposal=match_id)
-        return await super().close(match_id, from_statuses, to, at)
+        doc = await self._proposal_doc(match_id)
+        allowed = [s.value for s in from_statuses]
+        if doc is None or doc["status"] not in allowed:
+            return False
+        doc.update(status=to.value, closed_at=at)
+        change = {"$set": {"status": to.value, "closed_at": at}}
+        self._change_proposal(doc, {"status": {"$in": allowed}}, change)
+        return True
+
+    async def _proposal_doc(self, match_id: str) -> Document | None:
+        """The proposal as the batch knows it (read once, then changed in the cache)."""
+        await self.prefetch()
+        if match_id not in self._proposal_docs:
+            found = await self._proposals.find_one({"_id": match_id}, session=self._s)
+            if found is None:
+                return None
+            self._proposal_docs[match_id] = found
+        return self._proposal_docs[match_id]
+
+    def _change_proposal(self, doc: Document, was: Document, change: Document) -> None:
+        """Buffer a change already made to `doc` in the cache: a proposal new in the
+        batch is inserted as it is now; a stored one gets a conditional update, which
+        must still find it as it `was`."""
+        if doc["_id"] not in self._inserts["proposals"]:
+            self._updates["proposals"].append(UpdateOne({"_id": doc["_id"], **was}, change))
 
     async def proposals_involving(
         self, person_id: str, statuses: Iterable[Status] = HOLDS_CAPACITY

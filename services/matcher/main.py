@@ -48,8 +48,20 @@ class MongoStores:
         """The batch's store, shared by its units: it writes its buffer before commit."""
 
         def build() -> BatchMatcherStore:
-            people = [getattr(e.data, "person_id", "") for e in unit.batch.events]
-            store = BatchMatcherStore(unit.db, unit.session, self.pseudonyms, filter(None, people))
+            events = [e.data for e in unit.batch.events]
+            people = [getattr(data, "person_id", "") for data in events]
+            # Answers name their proposal, ends and sessions their mentorship (the same id).
+            proposals = [
+                getattr(data, "match_id", "") or getattr(data, "mentorship_id", "")
+                for data in events
+            ]
+            store = BatchMatcherStore(
+                unit.db,
+                unit.session,
+                self.pseudonyms,
+                filter(None, people),
+                filter(None, proposals),
+            )
             unit.batch.before_commit(store.flush)
             return store
 

@@ -1,7 +1,8 @@
 """The contract of `MatcherStore`, run against every store: MongoDB written through, the
-batch's MongoDB store (cached, buffered, flushed before each dump as before a commit)
-and memory (the fast tests'), so handler tests on the memory store speak for the
-service."""
+batch's MongoDB store (cached, buffered, flushed before each dump as before a commit;
+once as one batch for the whole test, once as one batch per call, so every call reads
+what earlier ones stored and writes back what it changed) and memory (the fast
+tests'), so handler tests on the memory store speak for the service."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
 import pytest
 
@@ -36,11 +38,34 @@ class Subject:
     dump: Callable[[], Awaitable[str]]  # every document the store holds, as JSON text
 
 
+class EachCallABatch:
+    """The batch store as the runtime uses it, one batch per call: a fresh store reads
+    what the call needs and writes what it changed before the call returns."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        # What the calls' stores touched, for the directory.
+        self.touched_mentors: set[str] = set()
+        self.touched_mentees: set[str] = set()
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            store = BatchMatcherStore(self.db, None, PSEUDONYMS)
+            result = await getattr(store, name)(*args, **kwargs)
+            await store.flush()
+            self.touched_mentors |= store.touched_mentors
+            self.touched_mentees |= store.touched_mentees
+            return result
+
+        return call
+
+
 @pytest.fixture(
     params=[
         "memory",
         pytest.param("mongo", marks=pytest.mark.infra),
         pytest.param("mongo-batch", marks=pytest.mark.infra),
+        pytest.param("mongo-batch-per-call", marks=pytest.mark.infra),
     ]
 )
 def backend(request: pytest.FixtureRequest) -> tuple[str, Stack | None]:
@@ -65,11 +90,11 @@ async def subject(backend: tuple[str, Stack | None]) -> AsyncIterator[Subject]:
     database = client[name]
     await MongoMatcherStore.ensure_indexes(database)
 
-    store = (
-        BatchMatcherStore(database, None, PSEUDONYMS, people=["e1", "e2", "m1", "m2"])
-        if kind == "mongo-batch"
-        else MongoMatcherStore(database, None, PSEUDONYMS)
-    )
+    store: MatcherStore = MongoMatcherStore(database, None, PSEUDONYMS)
+    if kind == "mongo-batch":
+        store = BatchMatcherStore(database, None, PSEUDONYMS, people=["e1", "e2", "m1", "m2"])
+    elif kind == "mongo-batch-per-call":
+        store = cast(MatcherStore, EachCallABatch(database))
 
     async def dump_mongo() -> str:
         if isinstance(store, BatchMatcherStore):
