@@ -36,7 +36,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from services.network.documents import StoredTie
+from services.network.documents import StoredTie, load_key
 from services.network.memory_store import MemoryNetworkStore
 from services.network.people import Person
 from services.network.repository import (
@@ -277,8 +277,11 @@ class BatchNetworkStore(MongoNetworkStore):
     async def take_offer(self, intro_id: str) -> Document | None:
         return await (await self._ready(OFFERS, intro_id)).take_offer(intro_id)
 
+    async def read_loads(self, candidates: Iterable[str], week: str) -> None:
+        await self._ready(LOAD, *(load_key(candidate, week) for candidate in candidates))
+
     async def take_load(self, candidate: str, week: str, cap: int) -> int | None:
-        cache = await self._ready(LOAD, f"{candidate}|{week}")
+        cache = await self._ready(LOAD, load_key(candidate, week))
         return await cache.take_load(candidate, week, cap)
 
     async def last_run(self, person_id: str) -> datetime | None:

@@ -14,6 +14,11 @@ from shared.documents import Document as Document  # re-exported to the network'
 from shared.events import IntroductionSuggested, OfferedIntroduction, derived_id
 
 
+def load_key(candidate: str, week: str) -> str:
+    """The id of the document counting a candidate's suggestions in one ISO week."""
+    return f"{candidate}|{week}"
+
+
 def introduction_id(a: str, b: str) -> str:
     """One introduction per pair, ever: the id is the pair's."""
     return derived_id("introduction", pair_key(a, b))

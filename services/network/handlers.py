@@ -318,6 +318,7 @@ class NetworkHandlers:
         tied = await store.tied_pairs([pair_key(person_id, c) for c in ids])
         suggested = await store.introductions_exist([introduction_id(person_id, c) for c in ids])
         current = await store.people(ids)
+        await store.read_loads(ids, week)
         made: list[IntroductionSuggested] = []
         loads: list[tuple[str, int]] = []
         for scored in ranked:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from services.network.documents import (
     Document,
     StoredTie,
+    load_key,
     person_from_doc,
     stored_tie,
     tie_from_doc,
@@ -189,8 +190,11 @@ class MemoryNetworkStore:
     async def take_offer(self, intro_id: str) -> Document | None:
         return self.collections["offers"].pop(intro_id, None)
 
+    async def read_loads(self, candidates: Iterable[str], week: str) -> None:
+        return None  # held in memory
+
     async def take_load(self, candidate: str, week: str, cap: int) -> int | None:
-        key = f"{candidate}|{week}"
+        key = load_key(candidate, week)
         load = self.collections["load"]
         count = int(load.get(key, {}).get("n", 0))
         if count >= cap:

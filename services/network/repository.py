@@ -26,6 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.network.documents import (
     Document,
     StoredTie,
+    load_key,
     person_from_doc,
     stored_tie,
     tie_from_doc,
@@ -280,10 +281,13 @@ class MongoNetworkStore:
         """The offered introduction with this id, no longer an offer from now on."""
         return await self.db[OFFERS].find_one_and_delete({"_id": intro_id}, session=self.session)
 
+    async def read_loads(self, candidates: Iterable[str], week: str) -> None:
+        return None  # written through: each load is read as it is taken
+
     async def take_load(self, candidate: str, week: str, cap: int) -> int | None:
         """Count one more suggestion naming `candidate` this week, unless the cap is
         reached (None). Two processes racing here conflict, and one retries."""
-        key = f"{candidate}|{week}"
+        key = load_key(candidate, week)
         doc = await self.db[LOAD].find_one({"_id": key}, session=self.session)
         count = 0 if doc is None else int(doc["n"])
         if count >= cap:

@@ -87,6 +87,10 @@ class NetworkStore(Protocol):
     async def take_offer(self, intro_id: str) -> Document | None:
         """The offered introduction with this id, no longer an offer from now on."""
 
+    async def read_loads(self, candidates: Iterable[str], week: str) -> None:
+        """Read, together, the weekly loads `take_load` may ask for next (a store that
+        reads each of them cheaply anyway does nothing)."""
+
     async def take_load(self, candidate: str, week: str, cap: int) -> int | None:
         """Count one more suggestion naming `candidate` this week, unless the cap is
         reached (None)."""

@@ -208,6 +208,17 @@ async def test_load_is_counted_up_to_the_weekly_cap(subject: Subject) -> None:
     assert await store.take_load("bo", "2025-W11", 2) == 1
 
 
+async def test_loads_read_together_are_taken_as_if_read_one_by_one(subject: Subject) -> None:
+    store = subject.store
+    assert await store.take_load("bo", "2025-W10", 2) == 1
+    await store.read_loads(["bo", "cy", "dee"], "2025-W10")
+    assert await store.take_load("bo", "2025-W10", 2) == 2
+    assert await store.take_load("bo", "2025-W10", 2) is None
+    assert await store.take_load("cy", "2025-W10", 2) == 1
+    await store.read_loads(["cy"], "2025-W10")
+    assert await store.take_load("cy", "2025-W10", 2) == 2
+
+
 async def test_the_latest_run_is_kept(subject: Subject) -> None:
     store = subject.store
     await store.record_run("ann", T0 + days(2))
