@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from services.notifier.clock import TICK
 from services.notifier.config import NotifierSettings
 from services.notifier.main import build_spec
 from services.notifier.simulator import simulate
-from shared.events import ProfileDeleted
+from shared.events import CloudEvent, ProfileDeleted
 from shared.settings import Settings
 from tests.notifier import builders as b
 from tests.notifier.stack import applied, emitted_by_id, expected_by_id, quiet
@@ -54,6 +55,18 @@ async def test_the_service_emits_exactly_what_the_simulator_predicts(
     assert not any(b.NOTE in e.to_json().decode() for e in events)
 
 
+async def past_day_14(
+    settings: Settings, history: list[CloudEvent[Any]], timeout: float
+) -> list[CloudEvent[Any]]:
+    """Publish the one event that takes event time past day 14 (ana's reminder is due
+    then), wait until the notifier is done with it, and read every nudge sent so far."""
+    tick = b.profile("clock", at=b.day(14, 1) + TICK, revision=2)
+    await publish(settings, [tick])
+    ids = [e.id for e in [*history, tick]]
+    await wait_for(lambda: quiet(settings, ids, b.day(14)), timeout=timeout)
+    return await read_events_to_end(settings, "nudges")
+
+
 async def test_nothing_fires_before_event_time_passes_the_due_time(
     fresh: Callable[..., Awaitable[Settings]],
 ) -> None:
@@ -70,11 +83,7 @@ async def test_nothing_fires_before_event_time_passes_the_due_time(
         await wait_for(lambda: quiet(settings, [e.id for e in history], b.day(13, 22)), 90)
         await asyncio.sleep(10 * POLL_S)
         before = await read_events_to_end(settings, "nudges")
-        tick = b.profile("clock", at=b.day(14, 1) + TICK, revision=2)
-        await publish(settings, [tick])
-        ids = [e.id for e in [*history, tick]]
-        await wait_for(lambda: quiet(settings, ids, b.day(14)), timeout=90)
-        after = await read_events_to_end(settings, "nudges")
+        after = await past_day_14(settings, history, timeout=90)
     assert sorted((e.data.person_id, e.time) for e in before) == [
         ("cy", b.day(13)), ("dee", b.day(13)),
     ]  # fmt: skip
@@ -94,12 +103,7 @@ async def test_timers_a_consumed_event_makes_due_fire_at_once_not_at_the_next_po
     async with running_service(spec, settings):
         await publish(settings, history)
         await wait_for(lambda: applied(settings, [e.id for e in history]), timeout=30)
-        # Event time passes ana's reminder (due at day 14) with this one event.
-        tick = b.profile("clock", at=b.day(14, 1) + TICK, revision=2)
-        await publish(settings, [tick])
-        ids = [e.id for e in [*history, tick]]
-        await wait_for(lambda: quiet(settings, ids, b.day(14)), timeout=30)
-        fired = await read_events_to_end(settings, "nudges")
+        fired = await past_day_14(settings, history, timeout=30)
     assert sorted((e.data.person_id, e.time) for e in fired) == [
         ("ana", b.day(14)),
         ("bo", b.day(14)),
