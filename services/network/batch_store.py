@@ -104,7 +104,8 @@ class BatchNetworkStore(MongoNetworkStore):
         named = named_by(self._events, self.pseudonyms)
         await self._load_named(named)
         # The pairs behind the mentorships the batch changes: their tie, the mentee's
-        # profile and last suggestions.
+        # profile and last suggestions; and the pairs of the introductions (or offers)
+        # it answers: their tie, which an introduction both accept marks.
         around: Named = {}
         for mentorship_id in named.get(MENTORSHIPS, ()):
             doc = self._cache.collections[MENTORSHIPS].get(mentorship_id)
@@ -112,6 +113,11 @@ class BatchNetworkStore(MongoNetworkStore):
                 _name(around, TIES, pair_key(doc["mentee"], doc["mentor"]))
                 _name(around, PEOPLE, doc["mentee"])
                 _name(around, RUNS, doc["mentee"])
+        for intro_id in named.get(INTRODUCTIONS, ()):
+            for collection in (INTRODUCTIONS, OFFERS):
+                doc = self._cache.collections[collection].get(intro_id)
+                if doc is not None and "person" in doc and "candidate" in doc:
+                    _name(around, TIES, pair_key(doc["person"], doc["candidate"]))
         await self._load_named(around)
 
     async def _load_named(self, named: Named) -> None:
