@@ -53,6 +53,7 @@ bench: install
 	$(BIN)/python bench/scaling.py
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/broker_storage.py
+	$(BIN)/python bench/database_time.py
 
 # The container image's pinned dependencies, with hashes (needs the package index).
 lock: install
