@@ -14,7 +14,8 @@ server time of this run, next to the demo's wall time.
 
 SecantusDB's `top` times include waits for its locks, so under contention they add up
 to more than its CPU time: they compare collections within one run, not CPU seconds.
-A real mongod reports `top` too (pass nothing: the demo always runs embedded here).
+The run is always on a stack of its own (a configured Kafka or MongoDB is not used),
+which is deleted afterwards; the demo's output is kept and its path printed.
 
 Run: .venv/bin/python bench/database_time.py [--mentees 220] [--mentors 90] [--weeks 10]
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import shutil
 import sys
 import tempfile
 import time
@@ -44,6 +46,8 @@ OPERATIONS = (("queries", "query"), ("insert", "insert"), ("update", "update"),
               ("remove", "remove"), ("getmore", "getmore"))  # fmt: skip
 # Often enough that the last reading before the demo stops the stack misses little.
 READ_EVERY_S = 2.0
+# The services' databases are named `<prefix>_<service>`.
+PREFIX = "mentormesh"
 
 
 @dataclass(frozen=True)
@@ -128,16 +132,24 @@ async def measure(
 ) -> tuple[dict[str, Any], float, int]:
     state = Path(tempfile.mkdtemp(prefix="mentormesh-database-time-"))
     port = free_port()
-    settings = Settings(state_dir=state, mongo_port=port)
+    # Whatever the environment configures, the demo runs embedded, on the port read.
+    settings = Settings(
+        state_dir=state, mongo_port=port, mongo_uri=None, kafka_bootstrap=None,
+        database_prefix=PREFIX,
+    )  # fmt: skip
     done = asyncio.Event()
     reader = asyncio.create_task(_read_top(port, done))
     started = time.monotonic()
-    with log.open("w") as out, contextlib.redirect_stdout(out):
-        status = await run_demo(settings, mentees=mentees, mentors=mentors, weeks=weeks,
-                                out=state / "out")  # fmt: skip
-    wall = time.monotonic() - started
-    done.set()
-    return await reader, wall, status
+    try:
+        with log.open("w") as out, contextlib.redirect_stdout(out):
+            status = await run_demo(settings, mentees=mentees, mentors=mentors, weeks=weeks,
+                                    out=state / "out")  # fmt: skip
+    finally:
+        wall = time.monotonic() - started
+        done.set()
+        totals = await reader
+        shutil.rmtree(state, ignore_errors=True)  # the run's database: about 70 MB
+    return totals, wall, status
 
 
 def main(argv: Sequence[str] = ()) -> int:
@@ -154,7 +166,7 @@ def main(argv: Sequence[str] = ()) -> int:
     if status != 0:
         print(f"the demo failed (exit {status}): see {log}")
         return status
-    for line in table(usage_by_collection(totals, "mentormesh_"), wall, args.rows):
+    for line in table(usage_by_collection(totals, f"{PREFIX}_"), wall, args.rows):
         print(line)
     return 0
 
